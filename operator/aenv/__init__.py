@@ -1,0 +1,1 @@
+"""aenv: one AnalyticsEnvironment resource, a whole real-time analytics stack."""

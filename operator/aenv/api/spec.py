@@ -1,0 +1,232 @@
+"""The spec of an AnalyticsEnvironment: what the platform team asks for.
+
+Fields the tier sets (see tiers.py) are optional here: left out, the tier's value applies.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from .base import ApiModel, cel, validations
+from .rollout import Rollout
+
+Tier = Literal["dev", "staging", "prod"]
+DeletionPolicy = Literal["Delete", "Snapshot", "Retain"]
+
+LogicalName = Annotated[str, Field(
+    pattern=r"^[a-z0-9]([a-z0-9_-]{0,38}[a-z0-9])?$",
+    max_length=40,
+    description="Lower-case letters, digits, '-' and '_', at most 40; AWS names are derived from it.",
+)]
+WorkloadName = Annotated[str, Field(
+    pattern=r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$",
+    max_length=40,
+    description="A DNS label of at most 40 characters: it names Services and ReplicaSets.",
+)]
+Arn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:[a-z0-9-]+:", max_length=2048)]
+
+
+class Aws(ApiModel, json_schema_extra=validations(
+    cel("self.region == oldSelf.region", "aws.region is immutable: resources cannot move between regions",
+        ".region"),
+    cel("(has(self.mode) ? self.mode : 'boto3') == (has(oldSelf.mode) ? oldSelf.mode : 'boto3')",
+        "aws.mode is immutable", ".mode"),
+)):
+    region: str = Field(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$", max_length=32)
+    mode: Literal["boto3", "ack"] = "boto3"
+    endpoint: str | None = Field(default=None, pattern=r"^https?://[^\s]+$", max_length=512,
+                                 description="An AWS-compatible endpoint (an emulator); omit for AWS.")
+    vpc_id: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$")
+    subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
+        default_factory=list, max_length=16, description="Private subnets for the cache and the database.")
+
+
+class Cache(ApiModel):
+    engine: Literal["redis", "valkey"] = "redis"
+    engine_version: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+){0,2}$")
+    node_type: str | None = Field(default=None, pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+    replicas: int | None = Field(default=None, ge=0, le=5)
+    multi_az: bool | None = Field(default=None, alias="multiAZ")
+    transit_encryption: bool = True
+    at_rest_encryption: bool = True
+    snapshot_retention_days: int | None = Field(default=None, ge=0, le=35)
+
+
+class Database(ApiModel):
+    engine: Literal["postgres"] = "postgres"
+    engine_version: str = Field(default="16", pattern=r"^(1[5-9]|[2-9][0-9])(\.[0-9]+)?$",
+                                description="PostgreSQL 15 or newer.")
+    instance_class: str | None = Field(default=None, pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    storage_gib: int | None = Field(default=None, ge=20, le=65536, alias="storageGiB")
+    multi_az: bool | None = Field(default=None, alias="multiAZ")
+    backup_retention_days: int | None = Field(default=None, ge=0, le=35)
+    deletion_protection: bool | None = None
+    database_name: str = Field(default="analytics", pattern=r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class DeadLetter(ApiModel):
+    enabled: bool = True
+    max_receive_count: int = Field(default=5, ge=1, le=1000)
+    message_retention_seconds: int = Field(default=1209600, ge=60, le=1209600)
+
+
+class Queue(ApiModel):
+    name: LogicalName = Field(json_schema_extra=validations(
+        cel("!self.endsWith('-dlq')", "must not end in -dlq: that suffix names dead-letter queues")))
+    fifo: bool = False
+    visibility_timeout_seconds: int = Field(default=30, ge=0, le=43200)
+    message_retention_seconds: int = Field(default=345600, ge=60, le=1209600)
+    dead_letter: DeadLetter = Field(default_factory=DeadLetter)
+
+
+class Topic(ApiModel):
+    name: LogicalName
+    fifo: bool = False
+    subscribers: list[LogicalName] = Field(default_factory=list, max_length=20,
+                                           description="Names of queues in this spec.")
+
+
+class Throttling(ApiModel):
+    rate_limit: float = Field(default=1000, ge=1, le=100000)
+    burst_limit: int = Field(default=2000, ge=1, le=100000)
+
+
+class Domain(ApiModel):
+    name: str = Field(pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", max_length=253)
+    certificate_arn: Arn
+
+
+class Gateway(ApiModel):
+    route_selection_expression: str = Field(default="$request.body.action", max_length=256)
+    routes: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.$-]{1,128}$")]] = Field(
+        default_factory=list, max_length=50, description="Routes beyond $connect, $disconnect and $default.")
+    throttling: Throttling = Field(default_factory=Throttling)
+    domain: Domain | None = None
+    workload: WorkloadName | None = Field(default=None, description="The workload the integration calls.")
+
+
+class Rotation(ApiModel):
+    cache_auth_days: int = Field(default=90, ge=1, le=365)
+    database_days: int = Field(default=90, ge=1, le=365)
+    jwt_days: int = Field(default=180, ge=1, le=365)
+    api_keys_days: int = Field(default=90, ge=1, le=365)
+
+
+class Secrets(ApiModel):
+    jwt: bool = True
+    api_keys: list[LogicalName] = Field(default_factory=list, max_length=20)
+    rotation: Rotation = Field(default_factory=Rotation)
+
+
+class NotificationTarget(ApiModel, json_schema_extra=validations(
+    cel("has(self.email) != has(self.topicArn)", "set exactly one of email or topicArn"),
+)):
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)
+    topic_arn: Arn | None = None
+
+
+class Monitoring(ApiModel):
+    alarms: bool = True
+    dashboard: bool = True
+    log_retention_days: int | None = Field(default=None, ge=1, le=3653)
+    notification_targets: list[NotificationTarget] = Field(default_factory=list, max_length=10)
+
+
+class EnvVar(ApiModel):
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=256)
+    value: str = Field(max_length=32768)
+
+
+class ResourceList(ApiModel):
+    cpu: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)?m?$")
+    memory: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+
+
+class Resources(ApiModel):
+    requests: ResourceList | None = None
+    limits: ResourceList | None = None
+
+
+USES_RESOURCES = ("cache", "database", "gateway", "secrets")
+
+
+class Workload(ApiModel):
+    name: WorkloadName
+    image: str = Field(min_length=1, max_length=512)
+    replicas: int = Field(default=1, ge=0, le=1000)
+    port: int = Field(default=8080, ge=1, le=65535)
+    env: list[EnvVar] = Field(default_factory=list, max_length=100)
+    resources: Resources | None = None
+    uses: list[LogicalName] = Field(
+        default_factory=list, max_length=20,
+        description="Environment resources the workload uses: cache, database, gateway, secrets, "
+                    "or the name of a queue or topic.")
+    rollout: Rollout | None = Field(default=None, description="Overrides spec.rollout for this workload.")
+
+
+def _duplicates(names: list[str]) -> list[str]:
+    return sorted(n for n, c in Counter(names).items() if c > 1)
+
+
+# Optional lists are absent, not empty, when left out: every rule guards with has().
+_USES_RULE = (
+    "!has(self.workloads) || self.workloads.all(w, !has(w.uses) || w.uses.all(u, "
+    "(u == 'cache' && has(self.cache)) || (u == 'database' && has(self.database)) || "
+    "(u == 'gateway' && has(self.gateway)) || (u == 'secrets' && has(self.secrets)) || "
+    "(has(self.queues) && self.queues.exists(q, q.name == u)) || "
+    "(has(self.topics) && self.topics.exists(t, t.name == u))))"
+)
+_SUBSCRIBERS_RULE = (
+    "!has(self.topics) || self.topics.all(t, !has(t.subscribers) || "
+    "t.subscribers.all(s, has(self.queues) && self.queues.exists(q, q.name == s)))"
+)
+
+
+class EnvironmentSpec(ApiModel, json_schema_extra=validations(
+    cel(_USES_RULE, "every entry of spec.workloads[].uses must be cache, database, gateway or secrets "
+                    "(when that section is set) or the name of a queue or topic in spec", ".workloads"),
+    cel(_SUBSCRIBERS_RULE, "every entry of spec.topics[].subscribers must name a queue in spec.queues",
+        ".topics"),
+    cel("!has(self.gateway) || !has(self.gateway.workload) || "
+        "(has(self.workloads) && self.workloads.exists(w, w.name == self.gateway.workload))",
+        "spec.gateway.workload must name a workload in spec.workloads", ".gateway.workload"),
+)):
+    tier: Tier
+    aws: Aws
+    cache: Cache | None = None
+    database: Database | None = None
+    queues: list[Queue] = Field(default_factory=list, max_length=50)
+    topics: list[Topic] = Field(default_factory=list, max_length=50)
+    gateway: Gateway | None = None
+    secrets: Secrets | None = None
+    monitoring: Monitoring | None = None
+    workloads: list[Workload] = Field(default_factory=list, max_length=50)
+    rollout: Rollout | None = None
+    deletion_policy: DeletionPolicy | None = Field(
+        default=None, description="What happens to AWS resources on deletion; the tier sets the default.")
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> EnvironmentSpec:
+        for field, names in (("queues", [q.name for q in self.queues]),
+                             ("topics", [t.name for t in self.topics]),
+                             ("workloads", [w.name for w in self.workloads])):
+            if dup := _duplicates(names):
+                raise ValueError(f"spec.{field}: duplicate name {', '.join(dup)}")
+        for i, q in enumerate(self.queues):
+            if q.name.endswith("-dlq"):
+                raise ValueError(f"spec.queues[{i}].name: must not end in -dlq: that suffix names dead-letter queues")
+        queues = {q.name for q in self.queues}
+        known = queues | {t.name for t in self.topics}
+        known |= {r for r in USES_RESOURCES if getattr(self, r) is not None}
+        for i, w in enumerate(self.workloads):
+            if unknown := [u for u in w.uses if u not in known]:
+                raise ValueError(f"spec.workloads[{i}].uses: {', '.join(unknown)} is not in this spec")
+        for i, t in enumerate(self.topics):
+            if unknown := [s for s in t.subscribers if s not in queues]:
+                raise ValueError(f"spec.topics[{i}].subscribers: {', '.join(unknown)} is not a queue in spec.queues")
+        if self.gateway and self.gateway.workload and self.gateway.workload not in {w.name for w in self.workloads}:
+            raise ValueError(f"spec.gateway.workload: {self.gateway.workload} is not in spec.workloads")
+        return self

@@ -1,0 +1,25 @@
+"""boto3 clients per region and endpoint, with retries that back off with jitter."""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# "standard" retries throttling and 5xx with exponential backoff and full jitter.
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=64)
+def _client(service: str, region: str, endpoint: str | None) -> Any:
+    with _lock:  # creating clients from one session is not thread-safe
+        return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint, config=_CONFIG)
+
+
+def client(service: str, region: str, endpoint: str | None = None) -> Any:
+    """A shared, thread-safe client. Without an endpoint, AWS_ENDPOINT_URL (if set) applies."""
+    return _client(service, region, endpoint)

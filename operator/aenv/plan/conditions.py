@@ -1,0 +1,104 @@
+"""Component results -> conditions and phase (kstatus-compatible), and the transitions worth an Event. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ..api.status import Condition, ConditionStatus, Phase
+
+ComponentState = Literal["ready", "progressing", "failed", "not-implemented", "deleting"]
+
+
+@dataclass(frozen=True)
+class ComponentResult:
+    component: str
+    state: ComponentState
+    reason: str
+    message: str
+
+
+def condition_type(component: str) -> str:
+    return f"{component[0].upper()}{component[1:]}Ready"
+
+
+_STATUS: dict[ComponentState, ConditionStatus] = {
+    "ready": "True", "progressing": "False", "failed": "False", "not-implemented": "Unknown", "deleting": "False",
+}
+
+
+def _ready(results: Sequence[ComponentResult]) -> tuple[ConditionStatus, str, str]:
+    counted = [r for r in results if r.state != "not-implemented"]
+    skipped = [r.component for r in results if r.state == "not-implemented"]
+    note = f"; not implemented yet, so not counted: {', '.join(skipped)}" if skipped else ""
+    if any(r.state == "deleting" for r in results):
+        return "False", "Deleting", "the environment is being deleted"
+    if failed := [r.component for r in counted if r.state == "failed"]:
+        return "False", "ComponentFailed", f"failing: {', '.join(failed)}{note}"
+    if waiting := [r.component for r in counted if r.state == "progressing"]:
+        return "False", "Provisioning", f"in progress: {', '.join(waiting)}{note}"
+    ready = ", ".join(r.component for r in counted) or "no implemented component was requested"
+    return "True", "AllComponentsReady", f"ready: {ready}{note}"
+
+
+def phase(results: Sequence[ComponentResult]) -> Phase:
+    states = {r.state for r in results}
+    if "deleting" in states:
+        return "Deleting"
+    if "failed" in states:
+        return "Failed"
+    if "progressing" in states:
+        return "Provisioning"
+    return "Ready"
+
+
+def conditions(results: Sequence[ComponentResult], previous: Sequence[Condition], generation: int,
+               now: str) -> list[Condition]:
+    """Ready, kstatus' Reconciling and Stalled, then one condition per requested component."""
+    before = {c.type: c for c in previous}
+
+    def make(type_: str, status: ConditionStatus, reason: str, message: str) -> Condition:
+        old = before.get(type_)
+        since = old.last_transition_time if old is not None and old.status == status else now
+        return Condition(type=type_, status=status, reason=reason, message=message,
+                         last_transition_time=since, observed_generation=generation)
+
+    status, reason, message = _ready(results)
+    progressing = [r.component for r in results if r.state in ("progressing", "deleting")]
+    failed = [r for r in results if r.state == "failed"]
+    out = [
+        make("Ready", status, reason, message),
+        make("Reconciling", "True" if progressing else "False",
+             "Progressing" if progressing else "Idle",
+             f"working on: {', '.join(progressing)}" if progressing else ""),
+        make("Stalled", "True" if failed else "False",
+             failed[0].reason if failed else "NoErrors",
+             "; ".join(f"{r.component}: {r.message}" for r in failed)),
+    ]
+    out += [make(condition_type(r.component), _STATUS[r.state], r.reason, r.message) for r in results]
+    return out
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A condition whose status or reason changed: one Kubernetes Event."""
+
+    warning: bool
+    reason: str
+    message: str
+
+
+def transitions(previous: Sequence[Condition], current: Sequence[Condition]) -> list[Transition]:
+    before = {c.type: c for c in previous}
+    out = []
+    for c in current:
+        old = before.get(c.type)
+        if old is not None and (old.status, old.reason) == (c.status, c.reason):
+            continue
+        if c.type in ("Reconciling", "Stalled") and old is None and c.status == "False":
+            continue
+        warning = c.status == "False" and c.reason not in ("Provisioning", "Progressing", "Deleting", "Idle")
+        warning = warning or (c.type == "Stalled" and c.status == "True")
+        out.append(Transition(warning, c.reason, f"{c.type}={c.status}: {c.message}".rstrip(": ")))
+    return out
