@@ -45,6 +45,14 @@ class WorkloadStatus(ApiModel):
     phase: str | None = None
 
 
+class ManagedResource(ApiModel):
+    """An AWS resource aenv made for this environment: kept until AWS confirms it gone or retained."""
+
+    kind: str
+    key: str
+    name: str
+
+
 class EnvironmentStatus(ApiModel):
     observed_generation: int | None = None
     phase: Phase | None = None
@@ -55,3 +63,4 @@ class EnvironmentStatus(ApiModel):
     gateway: EndpointStatus | None = None
     connection_secret: str | None = None
     workloads: list[WorkloadStatus] = Field(default_factory=list)
+    resources: list[ManagedResource] = Field(default_factory=list)

@@ -60,14 +60,16 @@ class SqsQueues:
             raise classify(e) from e
         attrs = self._call("get_queue_attributes", QueueUrl=url, AttributeNames=["All"])["Attributes"]
         tags = self._call("list_queue_tags", QueueUrl=url).get("Tags", {})
-        diff: dict[str, tuple[Any, Any]] = {
-            k: (attrs.get(k), v) for k, v in _attributes(desired).items() if not _same(k, attrs.get(k), v)
-        }
-        if "RedrivePolicy" in attrs and not desired.params.get("dead_letter_arn"):
-            diff["RedrivePolicy"] = (attrs["RedrivePolicy"], None)
-        if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
-            diff["tags"] = (tags, dict(desired.tags))
-        immutable = ("fifo",) if (attrs.get("FifoQueue") == "true") != bool(desired.params.get("fifo")) else ()
+        diff: dict[str, tuple[Any, Any]] = {}
+        immutable: tuple[str, ...] = ()
+        if desired.params:  # a lookup-only desired (deleting) has no parameters to compare
+            diff = {k: (attrs.get(k), v) for k, v in _attributes(desired).items() if not _same(k, attrs.get(k), v)}
+            if "RedrivePolicy" in attrs and not desired.params.get("dead_letter_arn"):
+                diff["RedrivePolicy"] = (attrs["RedrivePolicy"], None)
+            if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+                diff["tags"] = (tags, dict(desired.tags))
+            if (attrs.get("FifoQueue") == "true") != bool(desired.params.get("fifo")):
+                immutable = ("fifo",)
         return Observation(
             exists=True, ready=True, up_to_date=not diff, diff=diff, immutable=immutable,
             outputs={"url": url, "arn": attrs["QueueArn"]},

@@ -17,6 +17,7 @@ class ComponentResult:
     state: ComponentState
     reason: str
     message: str
+    has_condition: bool = True  # False for results that only feed Ready (an invalid spec)
 
 
 def condition_type(component: str) -> str:
@@ -28,23 +29,25 @@ _STATUS: dict[ComponentState, ConditionStatus] = {
 }
 
 
-def _ready(results: Sequence[ComponentResult]) -> tuple[ConditionStatus, str, str]:
+def _ready(results: Sequence[ComponentResult], deleting: bool) -> tuple[ConditionStatus, str, str]:
     counted = [r for r in results if r.state != "not-implemented"]
     skipped = [r.component for r in results if r.state == "not-implemented"]
     note = f"; not implemented yet, so not counted: {', '.join(skipped)}" if skipped else ""
-    if any(r.state == "deleting" for r in results):
+    if failed := [r for r in counted if r.state == "failed"]:
+        if len(failed) == 1 and not failed[0].has_condition:
+            return "False", failed[0].reason, failed[0].message
+        return "False", "ComponentFailed", f"failing: {', '.join(r.component for r in failed)}{note}"
+    if deleting:
         return "False", "Deleting", "the environment is being deleted"
-    if failed := [r.component for r in counted if r.state == "failed"]:
-        return "False", "ComponentFailed", f"failing: {', '.join(failed)}{note}"
     if waiting := [r.component for r in counted if r.state == "progressing"]:
         return "False", "Provisioning", f"in progress: {', '.join(waiting)}{note}"
     ready = ", ".join(r.component for r in counted) or "no implemented component was requested"
     return "True", "AllComponentsReady", f"ready: {ready}{note}"
 
 
-def phase(results: Sequence[ComponentResult]) -> Phase:
+def phase(results: Sequence[ComponentResult], deleting: bool = False) -> Phase:
     states = {r.state for r in results}
-    if "deleting" in states:
+    if deleting:
         return "Deleting"
     if "failed" in states:
         return "Failed"
@@ -54,7 +57,7 @@ def phase(results: Sequence[ComponentResult]) -> Phase:
 
 
 def conditions(results: Sequence[ComponentResult], previous: Sequence[Condition], generation: int,
-               now: str) -> list[Condition]:
+               now: str, deleting: bool = False) -> list[Condition]:
     """Ready, kstatus' Reconciling and Stalled, then one condition per requested component."""
     before = {c.type: c for c in previous}
 
@@ -64,7 +67,7 @@ def conditions(results: Sequence[ComponentResult], previous: Sequence[Condition]
         return Condition(type=type_, status=status, reason=reason, message=message,
                          last_transition_time=since, observed_generation=generation)
 
-    status, reason, message = _ready(results)
+    status, reason, message = _ready(results, deleting)
     progressing = [r.component for r in results if r.state in ("progressing", "deleting")]
     failed = [r for r in results if r.state == "failed"]
     out = [
@@ -76,7 +79,8 @@ def conditions(results: Sequence[ComponentResult], previous: Sequence[Condition]
              failed[0].reason if failed else "NoErrors",
              "; ".join(f"{r.component}: {r.message}" for r in failed)),
     ]
-    out += [make(condition_type(r.component), _STATUS[r.state], r.reason, r.message) for r in results]
+    out += [make(condition_type(r.component), _STATUS[r.state], r.reason, r.message)
+            for r in results if r.has_condition]
     return out
 
 
@@ -96,8 +100,8 @@ def transitions(previous: Sequence[Condition], current: Sequence[Condition]) -> 
         old = before.get(c.type)
         if old is not None and (old.status, old.reason) == (c.status, c.reason):
             continue
-        if c.type in ("Reconciling", "Stalled") and old is None and c.status == "False":
-            continue
+        if old is None and (c.status == "Unknown" or (c.type in ("Reconciling", "Stalled") and c.status == "False")):
+            continue  # nothing happened: a component not built yet, or kstatus' all-clear
         warning = c.status == "False" and c.reason not in ("Provisioning", "Progressing", "Deleting", "Idle")
         warning = warning or (c.type == "Stalled" and c.status == "True")
         out.append(Transition(warning, c.reason, f"{c.type}={c.status}: {c.message}".rstrip(": ")))

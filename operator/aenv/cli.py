@@ -1,0 +1,98 @@
+"""The aenv command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+
+def _run(args: argparse.Namespace) -> int:
+    import kopf
+
+    from . import handlers  # noqa: F401 - registers the handlers
+
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    kopf.run(clusterwide=not args.namespace, namespaces=args.namespace or (), standalone=True,
+             liveness_endpoint=args.liveness)
+    return 0
+
+
+def _crd(args: argparse.Namespace) -> int:
+    from .api import crd
+
+    text = crd.render()
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from .api import EnvironmentSpec, effective
+    from .naming import EnvironmentRef
+    from .plan.environment import desired_resources, requested
+
+    doc = yaml.safe_load(Path(args.file).read_text())
+    meta = doc.get("metadata", {})
+    try:
+        spec = effective(EnvironmentSpec.model_validate(doc.get("spec", {})))
+    except ValidationError as e:
+        for err in e.errors():
+            print(f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}", file=sys.stderr)
+        return 1
+    env = EnvironmentRef(meta.get("namespace", "default"), meta.get("name", "unnamed"), "<uid>")
+    components = requested(spec)
+    print(f"{env.key}: tier {spec.tier}, mode {spec.aws.mode}, region {spec.aws.region}, "
+          f"deletionPolicy {spec.deletion_policy}")
+    for d in desired_resources(env, spec, components):
+        print(f"  {d.kind:12} {d.key:40} {d.name}")
+    return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from .local import devenv
+
+    if args.action == "up":
+        devenv.up(Path(args.example), timeout=args.timeout)
+    else:
+        devenv.down()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="aenv", description="Real-time analytics environments on AWS and EKS.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the operator against the current kubeconfig")
+    run.add_argument("-n", "--namespace", action="append", help="watch only these namespaces (repeatable)")
+    run.add_argument("--liveness", default=None, help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument("-v", "--verbose", action="store_true")
+    run.set_defaults(func=_run)
+
+    crd = sub.add_parser("crd", help="print the CustomResourceDefinition generated from the models")
+    crd.add_argument("-o", "--output", help="write to this file instead of stdout")
+    crd.set_defaults(func=_crd)
+
+    plan = sub.add_parser("plan", help="print the AWS resources an environment file asks for; changes nothing")
+    plan.add_argument("-f", "--file", required=True)
+    plan.set_defaults(func=_plan)
+
+    dev = sub.add_parser("dev", help="the local environment: control plane, AWS emulator, operator")
+    dev.add_argument("action", choices=["up", "down"])
+    dev.add_argument("--example", default="examples/env-staging.yaml")
+    dev.add_argument("--timeout", type=int, default=180)
+    dev.set_defaults(func=_dev)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    result: int = args.func(args)
+    return result

@@ -1,0 +1,90 @@
+"""kopf glue: decorators that call reconcile and write what it returns. No decisions here."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from .api import GROUP, PLURAL, VERSION
+from .reconcile import Environment, Outcome, finalize, reconcile
+
+RESOURCE = {"group": GROUP, "version": VERSION, "plural": PLURAL}
+RESYNC_SECONDS = float(os.environ.get("AENV_RESYNC_SECONDS", "60"))
+
+# kopf may run a change handler and the resync timer of one environment at the same time.
+_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+log = logging.getLogger("aenv")
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration")
+    # Events come from aenv's own transitions, not from kopf's log lines.
+    settings.posting.level = logging.CRITICAL
+    settings.execution.max_workers = int(os.environ.get("AENV_WORKERS", "16"))
+    settings.watching.server_timeout = 300
+    settings.networking.error_backoffs = [1, 2, 5, 10, 20, 30]
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _environment(body: kopf.Body) -> Environment:
+    meta = body["metadata"]
+    return Environment(meta["namespace"], meta["name"], meta["uid"], int(meta.get("generation", 0)),
+                       body.get("spec", {}), body.get("status", {}))
+
+
+def _apply(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
+    if outcome.changed:
+        old = body.get("status", {})
+        for key in set(old) - set(outcome.status):
+            if key != "kopf":
+                patch.status[key] = None
+        for key, value in outcome.status.items():
+            patch.status[key] = value
+    for t in outcome.transitions:
+        kopf.event(body, type="Warning" if t.warning else "Normal", reason=t.reason, message=t.message)
+
+
+def _run(body: kopf.Body, patch: kopf.Patch, deleting: bool) -> Outcome:
+    env = _environment(body)
+    with _locks[env.ref.uid]:
+        outcome = (finalize if deleting else reconcile)(env, _now())
+    _apply(outcome, body, patch)
+    return outcome
+
+
+@kopf.on.resume(**RESOURCE, id="reconcile-resume")
+@kopf.on.create(**RESOURCE, id="reconcile-create")
+@kopf.on.update(**RESOURCE, id="reconcile-update", field="spec")
+def on_change(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    outcome = _run(body, patch, deleting=False)
+    if outcome.retry_after is not None:
+        raise kopf.TemporaryError("waiting for AWS", delay=outcome.retry_after)
+
+
+@kopf.timer(**RESOURCE, id="resync", interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
+def resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    """Correct drift and pick up what changed in AWS; writes nothing when nothing changed."""
+    if body["metadata"].get("deletionTimestamp"):
+        return
+    _run(body, patch, deleting=False)
+
+
+@kopf.on.delete(**RESOURCE, id="finalize")
+def on_delete(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    outcome = _run(body, patch, deleting=True)
+    if not outcome.done:
+        raise kopf.TemporaryError("waiting for AWS to confirm deletion", delay=outcome.retry_after or 5)
+    _locks.pop(body["metadata"]["uid"], None)

@@ -1,0 +1,101 @@
+"""A real Kubernetes control plane run by kwokctl from binaries built from upstream sources.
+
+etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok-controller run as processes
+bound to 127.0.0.1; kwok provides nodes on which pods are scheduled and become Ready.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from . import processes
+
+REPO = Path(__file__).resolve().parents[3]
+BUILD_SCRIPT = REPO / "hack" / "build-control-plane.sh"
+
+_CONFIG = """\
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+options:
+  bindAddress: 127.0.0.1
+"""
+
+
+def binaries() -> Path:
+    """The directory of control-plane binaries: $AENV_CONTROL_PLANE_BIN, or built (once) by the build script."""
+    given = os.environ.get("AENV_CONTROL_PLANE_BIN")
+    if given:
+        return Path(given)
+    if not BUILD_SCRIPT.exists():
+        raise RuntimeError("set AENV_CONTROL_PLANE_BIN to a directory holding the control-plane binaries")
+    out = subprocess.run(["bash", str(BUILD_SCRIPT)], check=True, stdout=subprocess.PIPE, text=True).stdout
+    return Path(out.strip().splitlines()[-1])
+
+
+class LocalCluster:
+    def __init__(self, name: str, workdir: Path, bin_dir: Path | None = None) -> None:
+        self.name = name
+        self.workdir = workdir
+        self.bin = bin_dir or binaries()
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / "clusters" / self.name / "kubeconfig.yaml"
+
+    @property
+    def kubectl_path(self) -> Path:
+        return self.bin / "kubectl"
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "KWOK_WORKDIR": str(self.workdir), "KWOK_KUBECTL_BINARY": str(self.kubectl_path),
+                "PATH": f"{self.bin}:{os.environ.get('PATH', '')}"}
+
+    def kwokctl(self, *args: str) -> str:
+        result = subprocess.run([str(self.bin / "kwokctl"), "--name", self.name, *args], env=self._env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"kwokctl {' '.join(args)} failed:\n{result.stdout[-4000:]}")
+        return result.stdout
+
+    def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> str:
+        result = subprocess.run([str(self.kubectl_path), "--kubeconfig", str(self.kubeconfig), *args],
+                                input=input, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)} failed:\n{result.stdout[-4000:]}")
+        return result.stdout
+
+    def ready(self) -> bool:
+        if not self.kubeconfig.exists():
+            return False
+        result = subprocess.run([str(self.kubectl_path), "--kubeconfig", str(self.kubeconfig),
+                                 "--request-timeout=3s", "get", "--raw", "/readyz"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        return result.returncode == 0 and result.stdout.strip() == "ok"
+
+    def up(self, nodes: int = 2) -> Path:
+        """Start the cluster (create it if needed) with `nodes` kwok nodes; returns its kubeconfig."""
+        if not self.ready():
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            if (self.workdir / "clusters" / self.name / "kwok.yaml").exists():
+                self.kwokctl("start", "cluster", "--wait", "120s")
+            else:
+                config = self.workdir / "aenv-kwokctl.yaml"
+                config.write_text(_CONFIG)
+                b = self.bin
+                self.kwokctl(
+                    "create", "cluster", "--runtime", "binary", "--config", str(config),
+                    "--kube-apiserver-binary", str(b / "kube-apiserver"),
+                    "--kube-controller-manager-binary", str(b / "kube-controller-manager"),
+                    "--kube-scheduler-binary", str(b / "kube-scheduler"),
+                    "--kwok-controller-binary", str(b / "kwok"), "--etcd-binary", str(b / "etcd"),
+                    "--kubeconfig", str(self.workdir / "kubeconfig"), "--wait", "120s",
+                )
+            processes.wait_for(self.ready, 60, f"the API server of cluster {self.name}")
+        self.kwokctl("scale", "node", "--replicas", str(nodes))
+        return self.kubeconfig
+
+    def down(self) -> None:
+        if (self.workdir / "clusters" / self.name).exists():
+            self.kwokctl("delete", "cluster")

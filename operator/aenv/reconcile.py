@@ -1,0 +1,252 @@
+"""observe -> plan -> act -> status, for one environment. The loop is generic over components."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import aws
+from .api import EnvironmentSpec, EnvironmentStatus, effective
+from .api.spec import DeletionPolicy
+from .api.status import ManagedResource, QueueStatus
+from .aws.component import AwsTarget, ClientFactory
+from .aws.errors import AwsError, TransientError
+from .plan import conditions as cond
+from .plan.actions import decide
+from .plan.environment import PLANNERS, desired_resources, requested
+from .plan.types import Desired, Observation
+from .naming import EnvironmentRef
+
+# Clients per aws.mode. ACK mode writes ACK resources; none is implemented yet.
+MODES: dict[str, Mapping[str, ClientFactory]] = {"boto3": aws.CLIENTS, "ack": {}}
+
+PROGRESS_RETRY_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: dict[str, Any]  # the whole new status, wire form
+    changed: bool  # whether it differs from the status the resource holds
+    transitions: list[cond.Transition]
+    retry_after: float | None = None  # work is left that should not wait for the resync timer
+    done: bool = True  # deletion: every resource is gone or retained
+
+
+@dataclass
+class _Progress:
+    """What one pass learned, per component."""
+
+    env: EnvironmentRef
+    failures: dict[str, tuple[str, str]] = field(default_factory=dict)  # component -> (reason, message)
+    waiting: dict[str, list[str]] = field(default_factory=dict)  # component -> what it waits for
+    transient: bool = False
+
+    def wait(self, component: str, what: str) -> None:
+        self.waiting.setdefault(component, []).append(what)
+
+    def fail(self, component: str, reason: str, message: str) -> None:
+        self.failures.setdefault(component, (reason, message))
+
+    def result(self, component: str, implemented: bool, deleting: bool = False) -> cond.ComponentResult:
+        if not implemented:
+            return cond.ComponentResult(component, "not-implemented", "NotImplemented",
+                                        f"aenv does not provision {component} yet; not counted toward Ready")
+        if component in self.failures:
+            reason, message = self.failures[component]
+            return cond.ComponentResult(component, "failed", reason, message)
+        if deleting:
+            if component in self.waiting:
+                return cond.ComponentResult(component, "deleting", "Deleting", "; ".join(self.waiting[component]))
+            return cond.ComponentResult(component, "deleting", "Deleted", "deleted or retained per deletionPolicy")
+        if component in self.waiting:
+            return cond.ComponentResult(component, "progressing", "Provisioning", "; ".join(self.waiting[component]))
+        return cond.ComponentResult(component, "ready", "Provisioned", f"{component} provisioned")
+
+
+class Environment:
+    """One AnalyticsEnvironment as read from the API server."""
+
+    def __init__(self, namespace: str, name: str, uid: str, generation: int,
+                 spec: Mapping[str, Any], status: Mapping[str, Any]) -> None:
+        self.ref = EnvironmentRef(namespace, name, uid)
+        self.generation = generation
+        self.raw_spec = dict(spec)
+        self.raw_status = {k: v for k, v in status.items() if k in _STATUS_FIELDS}
+        self.status = EnvironmentStatus.model_validate(self.raw_status)
+
+    def spec(self) -> EnvironmentSpec:
+        return effective(EnvironmentSpec.model_validate(self.raw_spec))
+
+
+_STATUS_FIELDS = {f.alias or n for n, f in EnvironmentStatus.model_fields.items()}
+
+
+def _clients(spec: EnvironmentSpec) -> tuple[Mapping[str, ClientFactory], AwsTarget]:
+    return MODES[spec.aws.mode], AwsTarget(spec.aws.region, spec.aws.endpoint)
+
+
+def _implemented(component: str, desired: list[Desired], clients: Mapping[str, ClientFactory]) -> bool:
+    return component in PLANNERS and all(d.kind in clients for d in desired if d.component == component)
+
+
+def _act(env: EnvironmentRef, d: Desired, client: aws.ResourceClient) -> tuple[Observation, str | None]:
+    """Observe, then create, update or adopt. Returns the observation and a conflict message, if any."""
+    observed = client.observe(d)
+    action = decide(env, d, observed)
+    if action.kind == "create":
+        observed = client.create(d)
+    elif action.kind in ("update", "adopt"):
+        observed = client.update(d, observed)
+    elif action.kind == "conflict":
+        return observed, action.message
+    return observed, None
+
+
+def _finish(env: Environment, status: EnvironmentStatus, results: list[cond.ComponentResult],
+            now: str, retry: bool, deleting: bool = False, done: bool = True) -> Outcome:
+    new_conditions = cond.conditions(results, env.status.conditions, env.generation, now, deleting)
+    status = replace_status(status, observed_generation=env.generation, phase=cond.phase(results, deleting),
+                            conditions=new_conditions)
+    wire = status.wire()
+    delay = PROGRESS_RETRY_SECONDS * random.uniform(0.8, 1.2) if retry else None
+    return Outcome(status=wire, changed=wire != env.status.wire(), done=done, retry_after=delay,
+                   transitions=cond.transitions(env.status.conditions, new_conditions))
+
+
+def replace_status(status: EnvironmentStatus, **changes: Any) -> EnvironmentStatus:
+    return status.model_copy(update=changes)
+
+
+def _invalid(env: Environment, error: ValidationError, now: str) -> Outcome:
+    fields = "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+    result = cond.ComponentResult("spec", "failed", "InvalidSpec", fields, has_condition=False)
+    return _finish(env, env.status, [result], now, retry=False)
+
+
+def reconcile(env: Environment, now: str) -> Outcome:
+    try:
+        spec = env.spec()
+    except ValidationError as e:
+        return _invalid(env, e, now)
+    clients, target = _clients(spec)
+    components = requested(spec)
+    desired = desired_resources(env.ref, spec, components)
+    progress = _Progress(env.ref)
+    outputs: dict[str, Mapping[str, Any]] = {}
+    inventory = {r.key: r for r in env.status.resources}
+
+    for d in desired:
+        if not _implemented(d.component, desired, clients):
+            continue
+        resolved = d.resolve(outputs)
+        if resolved is None:
+            progress.wait(d.component, f"{d.key} waits for {', '.join(d.depends_on)}")
+            continue
+        try:
+            observed, conflict = _act(env.ref, resolved, clients[d.kind](target))
+        except AwsError as e:
+            progress.fail(d.component, e.code, f"{d.name}: {e}")
+            continue
+        except TransientError as e:
+            progress.transient = True
+            progress.wait(d.component, f"{d.name}: AWS is busy, retrying ({e})")
+            continue
+        if conflict:
+            progress.fail(d.component, "Conflict", conflict)
+            continue
+        if observed.exists:
+            inventory[d.key] = ManagedResource(kind=d.kind, key=d.key, name=d.name)
+        if observed.ready:
+            outputs[d.key] = observed.outputs
+        else:
+            progress.wait(d.component, f"{d.name} is {observed.state or 'not ready'}")
+
+    wanted = {d.key for d in desired}
+    orphans = [r for k, r in inventory.items() if k not in wanted]
+    policy: DeletionPolicy = spec.deletion_policy or "Snapshot"
+    gone = _retire(env.ref, orphans, clients, target, policy, progress)
+    kept = [r for k, r in inventory.items() if k not in gone]
+
+    results = [progress.result(c, _implemented(c, desired, clients)) for c in components]
+    status = replace_status(env.status, resources=kept, queues=_queue_status(spec, outputs))
+    retry = bool(progress.waiting) or progress.transient
+    return _finish(env, status, results, now, retry=retry)
+
+
+def _component_of(r: ManagedResource) -> str:
+    return {"sqs.queue": "queues"}.get(r.kind, r.kind)
+
+
+def _retire(env: EnvironmentRef, resources: list[ManagedResource], clients: Mapping[str, ClientFactory],
+            target: AwsTarget, policy: DeletionPolicy, progress: _Progress) -> set[str]:
+    """Delete (or release, for Retain) resources; the keys AWS confirms gone or retained."""
+    done = set()
+    for r in reversed(resources):
+        component = _component_of(r)
+        if r.kind not in clients:
+            progress.fail(component, "NotImplemented", f"{r.name}: aenv cannot delete {r.kind} in this mode")
+            continue
+        client = clients[r.kind](target)
+        lookup = Desired(kind=r.kind, key=r.key, component=component, name=r.name)
+        try:
+            observed = client.observe(lookup)
+            if observed.exists and observed.owner_environment == env.key:
+                client.delete(lookup, observed, policy)
+                if policy != "Retain":
+                    observed = client.observe(lookup)
+            if observed.exists and observed.owner_environment == env.key and policy != "Retain":
+                progress.wait(component, f"{r.name} is being deleted")
+                continue
+        except AwsError as e:
+            progress.fail(component, e.code, f"{r.name}: {e}")
+            continue
+        except TransientError as e:
+            progress.transient = True
+            progress.wait(component, f"{r.name}: AWS is busy, retrying ({e})")
+            continue
+        done.add(r.key)
+    return done
+
+
+def _queue_status(spec: EnvironmentSpec, outputs: Mapping[str, Mapping[str, Any]]) -> list[QueueStatus]:
+    out = []
+    for q in spec.queues:
+        main, dlq = outputs.get(f"queue/{q.name}"), outputs.get(f"queue/{q.name}/dead-letter", {})
+        if main:
+            out.append(QueueStatus(name=q.name, url=main["url"], arn=main["arn"],
+                                   dead_letter_url=dlq.get("url"), dead_letter_arn=dlq.get("arn")))
+    return out
+
+
+def finalize(env: Environment, now: str) -> Outcome:
+    """Delete everything per deletionPolicy; done once AWS confirms each resource gone or retained."""
+    try:
+        spec: EnvironmentSpec | None = env.spec()
+    except ValidationError:
+        spec = None  # still delete what the inventory holds
+    if spec is None:
+        raw_aws = env.raw_spec.get("aws", {})
+        target = AwsTarget(raw_aws.get("region", "us-east-1"), raw_aws.get("endpoint"))
+        clients = MODES.get(raw_aws.get("mode", "boto3"), {})
+        policy: DeletionPolicy = env.raw_spec.get("deletionPolicy", "Snapshot")  # the safe choice
+        components: list[str] = []
+        desired: list[Desired] = []
+    else:
+        clients, target = _clients(spec)
+        policy = spec.deletion_policy or "Snapshot"
+        components = requested(spec)
+        desired = desired_resources(env.ref, spec, components)
+    inventory = {r.key: r for r in env.status.resources}
+    for d in desired:  # a crash between create and status write leaves a resource only the plan knows
+        if _implemented(d.component, desired, clients):
+            inventory.setdefault(d.key, ManagedResource(kind=d.kind, key=d.key, name=d.name))
+    progress = _Progress(env.ref)
+    gone = _retire(env.ref, list(inventory.values()), clients, target, policy, progress)
+    kept = [r for k, r in inventory.items() if k not in gone]
+    results = [progress.result(c, _implemented(c, desired, clients), deleting=True) for c in components]
+    status = replace_status(env.status, resources=kept, queues=env.status.queues if kept else [])
+    return _finish(env, status, results, now, retry=bool(kept), deleting=True, done=not kept)
