@@ -14,7 +14,7 @@ import kopf
 from .api import GROUP, PLURAL, VERSION
 from .reconcile import Environment, Outcome, finalize, reconcile
 
-RESOURCE = {"group": GROUP, "version": VERSION, "plural": PLURAL}
+RESOURCE = (GROUP, VERSION, PLURAL)
 RESYNC_SECONDS = float(os.environ.get("AENV_RESYNC_SECONDS", "60"))
 
 # kopf may run a change handler and the resync timer of one environment at the same time.
@@ -65,16 +65,16 @@ def _run(body: kopf.Body, patch: kopf.Patch, deleting: bool) -> Outcome:
     return outcome
 
 
-@kopf.on.resume(**RESOURCE, id="reconcile-resume")
-@kopf.on.create(**RESOURCE, id="reconcile-create")
-@kopf.on.update(**RESOURCE, id="reconcile-update", field="spec")
+@kopf.on.resume(*RESOURCE, id="reconcile-resume")
+@kopf.on.create(*RESOURCE, id="reconcile-create")
+@kopf.on.update(*RESOURCE, id="reconcile-update", field="spec")
 def on_change(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     outcome = _run(body, patch, deleting=False)
     if outcome.retry_after is not None:
         raise kopf.TemporaryError("waiting for AWS", delay=outcome.retry_after)
 
 
-@kopf.timer(**RESOURCE, id="resync", interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
+@kopf.timer(*RESOURCE, id="resync", interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
 def resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Correct drift and pick up what changed in AWS; writes nothing when nothing changed."""
     if body["metadata"].get("deletionTimestamp"):
@@ -82,7 +82,7 @@ def resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     _run(body, patch, deleting=False)
 
 
-@kopf.on.delete(**RESOURCE, id="finalize")
+@kopf.on.delete(*RESOURCE, id="finalize")
 def on_delete(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     outcome = _run(body, patch, deleting=True)
     if not outcome.done:

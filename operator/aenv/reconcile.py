@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,11 +15,11 @@ from .api.spec import DeletionPolicy
 from .api.status import ManagedResource, QueueStatus
 from .aws.component import AwsTarget, ClientFactory
 from .aws.errors import AwsError, TransientError
+from .naming import EnvironmentRef
 from .plan import conditions as cond
 from .plan.actions import decide
 from .plan.environment import PLANNERS, desired_resources, requested
 from .plan.types import Desired, Observation
-from .naming import EnvironmentRef
 
 # Clients per aws.mode. ACK mode writes ACK resources; none is implemented yet.
 MODES: dict[str, Mapping[str, ClientFactory]] = {"boto3": aws.CLIENTS, "ack": {}}

@@ -17,7 +17,8 @@ _lock = threading.Lock()
 @lru_cache(maxsize=64)
 def _client(service: str, region: str, endpoint: str | None) -> Any:
     with _lock:  # creating clients from one session is not thread-safe
-        return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint, config=_CONFIG)
+        session: Any = boto3.session.Session()  # `service` is any name: the typed overloads do not apply
+        return session.client(service, region_name=region, endpoint_url=endpoint, config=_CONFIG)
 
 
 def client(service: str, region: str, endpoint: str | None = None) -> Any:

@@ -48,7 +48,7 @@ class SqsQueues:
     def _call(self, method: str, **kwargs: Any) -> Any:
         try:
             return getattr(self.sqs, method)(**kwargs)
-        except Exception as e:  # noqa: BLE001 - every AWS error is classified, none swallowed
+        except Exception as e:
             raise classify(e) from e
 
     def observe(self, desired: Desired) -> Observation:

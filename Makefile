@@ -1,0 +1,38 @@
+# The two commands a new user needs: `make dev` and `make test`. Both install what is missing first.
+AENV_CACHE ?= $(HOME)/.cache/aenv
+export AENV_CACHE
+PY := $(AENV_CACHE)/venv/bin/python
+export PYTHONPATH := $(CURDIR)/operator
+AENV := $(PY) -m aenv
+
+.PHONY: setup dev dev-down test unit integration lint crd lock
+
+setup:
+	@bash hack/setup.sh
+
+dev: setup ## local control plane + AWS emulator + operator; applies examples/env-staging.yaml and waits for Ready
+	@AENV_CONTROL_PLANE_BIN=$$(cat $(AENV_CACHE)/control-plane-bin) $(AENV) dev up
+
+dev-down: ## stops everything `make dev` started
+	@AENV_CONTROL_PLANE_BIN=$$(cat $(AENV_CACHE)/control-plane-bin 2>/dev/null) $(AENV) dev down
+
+test: setup lint ## lint, type-check, then every test (unit and integration)
+	@AENV_CONTROL_PLANE_BIN=$$(cat $(AENV_CACHE)/control-plane-bin) $(PY) -m pytest $(PYTEST_ARGS)
+
+unit: setup
+	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: setup
+	@AENV_CONTROL_PLANE_BIN=$$(cat $(AENV_CACHE)/control-plane-bin) $(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+lint: setup
+	@$(PY) -m ruff check operator tests benchmarks
+	@$(PY) -m mypy
+
+crd: setup ## regenerate the CRD from the pydantic models
+	@$(AENV) crd -o crds/analyticsenvironments.aenv.dev.yaml
+
+lock: ## re-resolve requirements.lock from pyproject.toml
+	@rm -rf /tmp/aenv-lock && python3 -m venv /tmp/aenv-lock && /tmp/aenv-lock/bin/pip install -q '.[test,dev]' \
+	  && { echo "# Exact versions of every Python package aenv, its tests and its tools use. Regenerate with: make lock"; \
+	       /tmp/aenv-lock/bin/pip freeze | grep -v '^aenv'; } > requirements.lock
