@@ -73,7 +73,10 @@ class DeadLetter(ApiModel):
     message_retention_seconds: int = Field(default=1209600, ge=60, le=1209600)
 
 
-class Queue(ApiModel):
+class Queue(ApiModel, json_schema_extra=validations(
+    cel("(has(self.fifo) && self.fifo) == (has(oldSelf.fifo) && oldSelf.fifo)",
+        "fifo is immutable: SQS cannot turn a queue into a FIFO queue or back; add a new queue instead", ".fifo"),
+)):
     name: LogicalName = Field(json_schema_extra=validations(
         cel("!self.endsWith('-dlq')", "must not end in -dlq: that suffix names dead-letter queues")))
     fifo: bool = False

@@ -1,0 +1,128 @@
+"""Real parts: a Kubernetes control plane (local kwok cluster, or AENV_TEST_KUBECONFIG), moto in server mode,
+and the operator as its own process, exactly as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from kubernetes import client, config
+
+from aenv.api import crd
+from aenv.local import processes
+from aenv.local.controlplane import LocalCluster
+from aenv.local.emulator import AwsEmulator
+
+from .kube import Kube
+
+REPO = Path(__file__).resolve().parents[2]
+NAMESPACE_PREFIX = "aenv-test-"
+RESYNC_SECONDS = 2
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """AENV_TEST_KUBECONFIG (kind, EKS, any cluster) when set; otherwise a local control plane for this run."""
+    given = os.environ.get("AENV_TEST_KUBECONFIG")
+    if given:
+        yield Path(given)
+        return
+    cluster = LocalCluster(f"aenv-test-{os.getpid()}", tmp_path_factory.mktemp("kwok"))
+    try:
+        yield cluster.up(nodes=2)
+    finally:
+        cluster.down()
+
+
+@pytest.fixture(scope="session")
+def kube(kubeconfig: Path) -> Kube:
+    api = config.new_client_from_config(config_file=str(kubeconfig))
+    k = Kube(api)
+    k.apply_crd(yaml.safe_load((REPO / "crds" / crd.CRD_FILE).read_text()))
+    return k
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsEmulator]:
+    moto = AwsEmulator(tmp_path_factory.mktemp("moto"))
+    moto.start()
+    try:
+        yield moto
+    finally:
+        moto.stop()
+
+
+class Operator:
+    """`aenv run` in its own process; stop() and start() simulate a crash and a restart."""
+
+    def __init__(self, state: Path, kubeconfig: Path, emulator: AwsEmulator) -> None:
+        self.pidfile, self.log = state / "operator.pid", state / "operator.log"
+        self.env = {**os.environ, **emulator.environ(), "KUBECONFIG": str(kubeconfig),
+                    "AENV_RESYNC_SECONDS": str(RESYNC_SECONDS), "PYTHONPATH": str(REPO / "operator")}
+
+    def start(self) -> None:
+        processes.start([sys.executable, "-m", "aenv", "run", "-n", f"{NAMESPACE_PREFIX}*"],
+                        self.pidfile, self.log, env=self.env)
+
+    def stop(self) -> None:
+        processes.stop(self.pidfile)
+
+    def kill(self) -> None:
+        pid = processes.read_pid(self.pidfile)
+        assert pid is not None, "the operator is not running"
+        os.killpg(pid, 9)
+        processes.stop(self.pidfile)
+
+    def running(self) -> bool:
+        return processes.read_pid(self.pidfile) is not None
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@pytest.fixture(scope="session")
+def operator(tmp_path_factory: pytest.TempPathFactory, kubeconfig: Path, kube: Kube,
+             emulator: AwsEmulator) -> Iterator[Operator]:
+    op = Operator(tmp_path_factory.mktemp("operator"), kubeconfig, emulator)
+    op.start()
+    try:
+        yield op
+    finally:
+        op.stop()
+
+
+@pytest.fixture
+def namespace(kube: Kube, emulator: AwsEmulator, operator: Operator) -> Iterator[str]:
+    """A fresh namespace and a fresh AWS account; environments left in it are deleted and awaited."""
+    if not operator.running():
+        operator.start()
+    emulator.reset()
+    name = f"{NAMESPACE_PREFIX}{uuid.uuid4().hex[:8]}"
+    kube.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    try:
+        yield name
+    finally:
+        if not operator.running():
+            operator.start()
+        kube.delete_all_environments(name)
+        kube.core.delete_namespace(name)
+
+
+@pytest.fixture
+def sqs(emulator: AwsEmulator) -> Any:
+    return boto3.client("sqs", region_name="us-east-1", endpoint_url=emulator.url,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    """On failure, show the end of the operator's log: the first thing anyone asks for."""
+    if call.excinfo is not None and "operator" in getattr(item, "funcargs", {}):
+        tail = item.funcargs["operator"].log_text()[-6000:]
+        item.add_report_section(call.when, "operator log (tail)", tail)

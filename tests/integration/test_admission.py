@@ -1,0 +1,64 @@
+"""The CRD is installed and rejects invalid resources at admission, naming the field."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .kube import Kube, rejected
+
+EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
+
+
+def spec(**extra: Any) -> dict[str, Any]:
+    return {"tier": "dev", "aws": {"region": "us-east-1"}, **extra}
+
+
+def test_crd_is_served_with_short_name_and_columns(kube: Kube) -> None:
+    crd = kube.ext.read_custom_resource_definition("analyticsenvironments.aenv.dev")
+    assert crd.spec.names.short_names == ["aenv"]
+    assert [c.name for c in crd.spec.versions[0].additional_printer_columns] == ["Tier", "Phase", "Ready", "Age"]
+    served = {r.name: r for r in kube.custom.get_api_resources("aenv.dev", "v1alpha1").resources}
+    assert "analyticsenvironments/status" in served
+    assert served["analyticsenvironments"].short_names == ["aenv"]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_examples_pass_admission(kube: Kube, namespace: str, path: Path) -> None:
+    doc = yaml.safe_load(path.read_text())
+    kube.create_env(namespace, doc["metadata"]["name"], doc["spec"], dry_run=True)
+
+
+@pytest.mark.parametrize(("bad", "field", "says"), [
+    (spec(tier="qa"), "spec.tier", "Unsupported value"),
+    (spec(queues=[{"name": "Bad Name!"}]), "spec.queues[0].name", "should match"),
+    (spec(queues=[{"name": "events-dlq"}]), "spec.queues[0].name", "must not end in -dlq"),
+    (spec(queues=[{"name": "events"}, {"name": "events"}]), "spec.queues[1]", "Duplicate value"),
+    (spec(queues=[{"name": "events", "deadLetter": {"maxReceiveCount": 0}}]),
+     "spec.queues[0].deadLetter.maxReceiveCount", "should be greater than or equal to 1"),
+    (spec(workloads=[{"name": "api", "image": "x", "uses": ["cache"]}]), "spec.workloads",
+     "spec.workloads[].uses must be"),
+    (spec(queues=[{"name": "events"}], topics=[{"name": "alerts", "subscribers": ["nope"]}]), "spec.topics",
+     "must name a queue in spec.queues"),
+    (spec(database={"engineVersion": "14"}), "spec.database.engineVersion", "should match"),
+    (spec(rollout={"strategy": "canary", "canary": {"steps": [{"setWeight": 10, "pause": {}}]}}),
+     "spec.rollout.canary.steps[0]", "a step sets exactly one of"),
+    (spec(rollout={"strategy": "blueGreen"}), "spec.rollout.blueGreen", "strategy blueGreen needs"),
+    (spec(queues=[{"name": "events", "colour": "red"}]), "spec.queues[0].colour", "unknown field"),
+    ({"aws": {"region": "us-east-1"}}, "spec.tier", "Required value"),
+])
+def test_invalid_resources_are_rejected_naming_the_field(kube: Kube, namespace: str, bad: dict[str, Any],
+                                                         field: str, says: str) -> None:
+    message = rejected(lambda: kube.create_env(namespace, "bad", bad))
+    assert field in message and says in message, message
+
+
+def test_immutable_fields_are_refused_on_update(kube: Kube, namespace: str) -> None:
+    kube.create_env(namespace, "env", spec(queues=[{"name": "events"}], deletionPolicy="Delete"))
+    message = rejected(lambda: kube.patch_spec(namespace, "env", {"aws": {"region": "eu-west-1"}}))
+    assert "spec.aws.region" in message and "immutable" in message
+    message = rejected(lambda: kube.patch_spec(namespace, "env", {"aws": {"mode": "ack"}}))
+    assert "spec.aws.mode" in message and "immutable" in message
+    message = rejected(lambda: kube.patch_spec(namespace, "env", {"queues": [{"name": "events", "fifo": True}]}))
+    assert "spec.queues[0].fifo" in message and "immutable" in message
