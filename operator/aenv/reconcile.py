@@ -13,16 +13,16 @@ from . import aws
 from .api import EnvironmentSpec, EnvironmentStatus, effective
 from .api.spec import DeletionPolicy
 from .api.status import ManagedResource, QueueStatus
-from .aws.component import AwsTarget, ClientFactory
+from .aws.component import AwsTarget, Registry
 from .aws.errors import AwsError, TransientError
 from .naming import EnvironmentRef
 from .plan import conditions as cond
 from .plan.actions import decide
-from .plan.environment import PLANNERS, desired_resources, requested
+from .plan.environment import BY_NAME, desired_resources, requested
 from .plan.types import Desired, Observation
 
 # Clients per aws.mode. ACK mode writes ACK resources; none is implemented yet.
-MODES: dict[str, Mapping[str, ClientFactory]] = {"boto3": aws.CLIENTS, "ack": {}}
+MODES: dict[str, Registry] = {"boto3": aws.CLIENTS, "ack": Registry({})}
 
 PROGRESS_RETRY_SECONDS = 10.0
 
@@ -85,12 +85,12 @@ class Environment:
 _STATUS_FIELDS = {f.alias or n for n, f in EnvironmentStatus.model_fields.items()}
 
 
-def _clients(spec: EnvironmentSpec) -> tuple[Mapping[str, ClientFactory], AwsTarget]:
+def _clients(spec: EnvironmentSpec) -> tuple[Registry, AwsTarget]:
     return MODES[spec.aws.mode], AwsTarget(spec.aws.region, spec.aws.endpoint)
 
 
-def _implemented(component: str, desired: list[Desired], clients: Mapping[str, ClientFactory]) -> bool:
-    return component in PLANNERS and all(d.kind in clients for d in desired if d.component == component)
+def _implemented(component: str, desired: list[Desired], clients: Registry) -> bool:
+    return BY_NAME[component].plan is not None and all(d.kind in clients for d in desired if d.component == component)
 
 
 def _act(env: EnvironmentRef, d: Desired, client: aws.ResourceClient) -> tuple[Observation, str | None]:
@@ -99,11 +99,11 @@ def _act(env: EnvironmentRef, d: Desired, client: aws.ResourceClient) -> tuple[O
     action = decide(env, d, observed)
     if action.kind == "create":
         observed = client.create(d)
+        # Someone may have taken the name since the listing: what the create found must be ours.
+        action = decide(env, d, observed)
     elif action.kind in ("update", "adopt"):
         observed = client.update(d, observed)
-    elif action.kind == "conflict":
-        return observed, action.message
-    return observed, None
+    return observed, action.message if action.kind == "conflict" else None
 
 
 def _finish(env: Environment, status: EnvironmentStatus, results: list[cond.ComponentResult],
@@ -147,7 +147,7 @@ def reconcile(env: Environment, now: str) -> Outcome:
             progress.wait(d.component, f"{d.key} waits for {', '.join(d.depends_on)}")
             continue
         try:
-            observed, conflict = _act(env.ref, resolved, clients[d.kind](target))
+            observed, conflict = _act(env.ref, resolved, clients.get(d.kind, target))
         except AwsError as e:
             progress.fail(d.component, e.code, f"{d.name}: {e}")
             continue
@@ -159,7 +159,7 @@ def reconcile(env: Environment, now: str) -> Outcome:
             progress.fail(d.component, "Conflict", conflict)
             continue
         if observed.exists:
-            inventory[d.key] = ManagedResource(kind=d.kind, key=d.key, name=d.name)
+            inventory[d.key] = ManagedResource(kind=d.kind, key=d.key, name=d.name, component=d.component)
         if observed.ready:
             outputs[d.key] = observed.outputs
         else:
@@ -177,20 +177,16 @@ def reconcile(env: Environment, now: str) -> Outcome:
     return _finish(env, status, results, now, retry=retry)
 
 
-def _component_of(r: ManagedResource) -> str:
-    return {"sqs.queue": "queues"}.get(r.kind, r.kind)
-
-
-def _retire(env: EnvironmentRef, resources: list[ManagedResource], clients: Mapping[str, ClientFactory],
+def _retire(env: EnvironmentRef, resources: list[ManagedResource], clients: Registry,
             target: AwsTarget, policy: DeletionPolicy, progress: _Progress) -> set[str]:
     """Delete (or release, for Retain) resources; the keys AWS confirms gone or retained."""
     done = set()
     for r in reversed(resources):
-        component = _component_of(r)
+        component = r.component
         if r.kind not in clients:
             progress.fail(component, "NotImplemented", f"{r.name}: aenv cannot delete {r.kind} in this mode")
             continue
-        client = clients[r.kind](target)
+        client = clients.get(r.kind, target)
         lookup = Desired(kind=r.kind, key=r.key, component=component, name=r.name)
         try:
             observed = client.observe(lookup)
@@ -231,7 +227,7 @@ def finalize(env: Environment, now: str) -> Outcome:
     if spec is None:
         raw_aws = env.raw_spec.get("aws", {})
         target = AwsTarget(raw_aws.get("region", "us-east-1"), raw_aws.get("endpoint"))
-        clients = MODES.get(raw_aws.get("mode", "boto3"), {})
+        clients = MODES.get(raw_aws.get("mode", "boto3"), MODES["ack"])
         policy: DeletionPolicy = env.raw_spec.get("deletionPolicy", "Snapshot")  # the safe choice
         components: list[str] = []
         desired: list[Desired] = []
@@ -243,7 +239,7 @@ def finalize(env: Environment, now: str) -> Outcome:
     inventory = {r.key: r for r in env.status.resources}
     for d in desired:  # a crash between create and status write leaves a resource only the plan knows
         if _implemented(d.component, desired, clients):
-            inventory.setdefault(d.key, ManagedResource(kind=d.kind, key=d.key, name=d.name))
+            inventory.setdefault(d.key, ManagedResource(kind=d.kind, key=d.key, name=d.name, component=d.component))
     progress = _Progress(env.ref)
     gone = _retire(env.ref, list(inventory.values()), clients, target, policy, progress)
     kept = [r for k, r in inventory.items() if k not in gone]

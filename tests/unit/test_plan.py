@@ -17,7 +17,9 @@ def plan(**sections: object) -> list[Desired]:
 def test_requested_lists_only_sections_that_are_set() -> None:
     spec = EnvironmentSpec.model_validate({"tier": "dev", "aws": {"region": "us-east-1"}, "cache": {},
                                            "queues": [{"name": "q"}], "topics": []})
-    assert requested(spec) == ["cache", "queues"]
+    assert requested(spec) == ["network", "encryption", "secrets", "cache", "queues"]
+    only_queues = spec.model_copy(update={"cache": None})
+    assert requested(only_queues) == ["encryption", "queues"]
 
 
 def test_each_queue_follows_its_dead_letter_queue() -> None:

@@ -51,6 +51,7 @@ class ManagedResource(ApiModel):
     kind: str
     key: str
     name: str
+    component: str
 
 
 class EnvironmentStatus(ApiModel):

@@ -6,7 +6,8 @@ idempotent and never wait for AWS: a resource still being created is an observat
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -39,3 +40,23 @@ class ResourceClient(Protocol):
 
 
 ClientFactory = Callable[[AwsTarget], ResourceClient]
+
+
+class Registry:
+    """The clients of one mode, by kind. One instance per kind and target, shared by every environment,
+    so that a client's listings (batch observation) serve them all."""
+
+    def __init__(self, factories: Mapping[str, ClientFactory]) -> None:
+        self._factories = dict(factories)
+        self._instances: dict[tuple[str, AwsTarget], ResourceClient] = {}
+        self._lock = threading.Lock()
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._factories
+
+    def get(self, kind: str, target: AwsTarget) -> ResourceClient:
+        with self._lock:
+            key = (kind, target)
+            if key not in self._instances:
+                self._instances[key] = self._factories[kind](target)
+            return self._instances[key]

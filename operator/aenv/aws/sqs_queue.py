@@ -13,9 +13,12 @@ from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
 from .errors import classify
+from .listing import Listing
+from .tagging import tags_by_arn
 
 KIND = "sqs.queue"
 _MISSING = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+_TAKEN = {"QueueAlreadyExists", "QueueNameExists"}
 
 
 def _attributes(desired: Desired) -> dict[str, str]:
@@ -42,8 +45,20 @@ def _same(key: str, observed: str | None, desired: str) -> bool:
 
 
 class SqsQueues:
+    """SQS has no batch read of attributes: existence and tags come from two batch listings per interval,
+    attributes from one GetQueueAttributes per queue and interval."""
+
     def __init__(self, target: AwsTarget) -> None:
         self.sqs = session.client("sqs", target.region, target.endpoint)
+        self.urls = Listing(self._list_urls)
+        self.tags = tags_by_arn(session.client("resourcegroupstaggingapi", target.region, target.endpoint), "sqs")
+
+    def _list_urls(self) -> dict[str, str]:
+        out = {}
+        for page in self.sqs.get_paginator("list_queues").paginate(QueueNamePrefix="aenv-"):
+            for url in page.get("QueueUrls", []):
+                out[url.rsplit("/", 1)[-1]] = url
+        return out
 
     def _call(self, method: str, **kwargs: Any) -> Any:
         try:
@@ -53,13 +68,18 @@ class SqsQueues:
 
     def observe(self, desired: Desired) -> Observation:
         try:
-            url = self.sqs.get_queue_url(QueueName=desired.name)["QueueUrl"]
+            url = self.urls.get(desired.name)
+            if url is None:
+                return Observation.absent()
+            attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         except ClientError as e:
-            if e.response.get("Error", {}).get("Code") in _MISSING:
+            if e.response.get("Error", {}).get("Code") in _MISSING:  # deleted since the listing
+                self.urls.forget(desired.name)
                 return Observation.absent()
             raise classify(e) from e
-        attrs = self._call("get_queue_attributes", QueueUrl=url, AttributeNames=["All"])["Attributes"]
-        tags = self._call("list_queue_tags", QueueUrl=url).get("Tags", {})
+        except Exception as e:
+            raise classify(e) from e
+        tags = self._tags(url, attrs["QueueArn"])
         diff: dict[str, tuple[Any, Any]] = {}
         immutable: tuple[str, ...] = ()
         if desired.params:  # a lookup-only desired (deleting) has no parameters to compare
@@ -76,11 +96,28 @@ class SqsQueues:
             owner=tags.get(TAG_UID), owner_environment=tags.get(TAG_ENVIRONMENT), state="available",
         )
 
+    def _tags(self, url: str, arn: str) -> dict[str, str]:
+        try:
+            tags = self.tags.get(arn)
+        except Exception:  # noqa: BLE001 - the tagging API is optional (some endpoints lack it): ask the queue
+            tags = None
+        if tags is None:  # untagged, or tagged after the listing was made
+            tags = self._call("list_queue_tags", QueueUrl=url).get("Tags", {})
+            self.tags.put(arn, tags)
+        return tags
+
     def create(self, desired: Desired) -> Observation:
         attrs = _attributes(desired)
         if desired.params.get("fifo"):
             attrs["FifoQueue"] = "true"
-        self._call("create_queue", QueueName=desired.name, Attributes=attrs, tags=dict(desired.tags))
+        try:
+            url = self.sqs.create_queue(QueueName=desired.name, Attributes=attrs, tags=dict(desired.tags))["QueueUrl"]
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") not in _TAKEN:
+                raise classify(e) from e
+            self.urls.expire()  # made by someone else since the listing: observe what is there
+        else:
+            self.urls.put(desired.name, url)
         return self.observe(desired)
 
     def update(self, desired: Desired, observed: Observation) -> Observation:
@@ -92,11 +129,15 @@ class SqsQueues:
         if "tags" in observed.diff:
             self._call("untag_queue", QueueUrl=url, TagKeys=[TAG_RELEASED])
             self._call("tag_queue", QueueUrl=url, Tags=dict(desired.tags))
+            now = {**observed.diff["tags"][0], **desired.tags}
+            self.tags.put(observed.outputs["arn"], {k: v for k, v in now.items() if k != TAG_RELEASED})
         return self.observe(desired)
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         url = observed.outputs["url"]
         if policy == "Retain":
             self._call("tag_queue", QueueUrl=url, Tags={TAG_RELEASED: "true"})
+            self.tags.forget(observed.outputs["arn"])
         else:  # Snapshot: a queue holds messages in flight, not data at rest; nothing to snapshot
             self._call("delete_queue", QueueUrl=url)
+            self.urls.expire()  # AWS may list a deleted queue for up to 60 s: confirm by listing again

@@ -3,61 +3,53 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..api.spec import EnvironmentSpec
-from ..naming import EnvironmentRef, aws_name
-from .types import Desired, Ref
-
-# Spec sections that become components, in the order their conditions are listed.
-COMPONENTS = ("cache", "database", "queues", "topics", "gateway", "secrets", "monitoring", "workloads")
-
-SQS_NAME_MAX = 80
-SQS_INVALID = r"[^a-zA-Z0-9_-]"
-
-
-def requested(spec: EnvironmentSpec) -> list[str]:
-    """The components the spec asks for: sections that are set, lists that are not empty."""
-    return [c for c in COMPONENTS if getattr(spec, c)]
-
-
-def plan_queues(env: EnvironmentRef, spec: EnvironmentSpec) -> list[Desired]:
-    """Each queue, preceded by its dead-letter queue (the redrive policy needs the DLQ's ARN)."""
-    resources = []
-    tags = env.tags("queues")
-    for q in spec.queues:
-        suffix = ".fifo" if q.fifo else ""
-        params: dict[str, object] = {
-            "fifo": q.fifo,
-            "visibility_timeout_seconds": q.visibility_timeout_seconds,
-            "message_retention_seconds": q.message_retention_seconds,
-        }
-        if q.dead_letter.enabled:
-            dlq = Desired(
-                kind="sqs.queue", key=f"queue/{q.name}/dead-letter", component="queues",
-                name=aws_name(env, f"{q.name}-dlq", max_length=SQS_NAME_MAX, suffix=suffix, invalid=SQS_INVALID),
-                params={"fifo": q.fifo, "visibility_timeout_seconds": q.visibility_timeout_seconds,
-                        "message_retention_seconds": q.dead_letter.message_retention_seconds},
-                tags=tags,
-            )
-            resources.append(dlq)
-            params["dead_letter_arn"] = Ref(dlq.key, "arn")
-            params["max_receive_count"] = q.dead_letter.max_receive_count
-        resources.append(Desired(
-            kind="sqs.queue", key=f"queue/{q.name}", component="queues",
-            name=aws_name(env, q.name, max_length=SQS_NAME_MAX, suffix=suffix, invalid=SQS_INVALID),
-            params=params, tags=tags,
-        ))
-    return resources
-
+from ..naming import EnvironmentRef
+from . import queues
+from .types import Desired
 
 Planner = Callable[[EnvironmentRef, EnvironmentSpec], list[Desired]]
 
-# A component is implemented once it has a planner here and a client for each kind it plans.
-PLANNERS: dict[str, Planner] = {
-    "queues": plan_queues,
-}
+
+@dataclass(frozen=True)
+class Component:
+    """A part of the environment with its own condition (<Name>Ready)."""
+
+    name: str
+    needed: Callable[[EnvironmentSpec], bool]
+    plan: Planner | None = None  # None: aenv does not build it yet
+
+
+def _section(name: str) -> Callable[[EnvironmentSpec], bool]:
+    return lambda spec: bool(getattr(spec, name))
+
+
+# In dependency order: a resource may refer (plan.types.Ref) only to resources of components before it.
+# Output keys other components refer to: "network/sg/<role>", "network/subnets/<service>", "kms/key",
+# "secret/<name>", "queue/<name>[/dead-letter]", "topic/<name>", "gateway/api", "iam/role".
+COMPONENTS: tuple[Component, ...] = (
+    Component("network", lambda s: bool(s.cache or s.database)),
+    Component("encryption", lambda s: bool(s.cache or s.database or s.queues or s.secrets)),
+    Component("secrets", lambda s: bool(s.secrets or s.cache or s.database)),
+    Component("cache", _section("cache")),
+    Component("database", _section("database")),
+    Component("queues", _section("queues"), queues.plan),
+    Component("topics", _section("topics")),
+    Component("gateway", _section("gateway")),
+    Component("monitoring", _section("monitoring")),
+    Component("iam", _section("workloads")),
+    Component("workloads", _section("workloads")),
+)
+BY_NAME = {c.name: c for c in COMPONENTS}
+
+
+def requested(spec: EnvironmentSpec) -> list[str]:
+    """The components this spec needs, in dependency order: its sections and what they rest on."""
+    return [c.name for c in COMPONENTS if c.needed(spec)]
 
 
 def desired_resources(env: EnvironmentRef, spec: EnvironmentSpec, components: list[str]) -> list[Desired]:
     """The resources of the given components, each after the resources it refers to."""
-    return [d for c in components if c in PLANNERS for d in PLANNERS[c](env, spec)]
+    return [d for c in components if (p := BY_NAME[c].plan) is not None for d in p(env, spec)]

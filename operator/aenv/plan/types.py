@@ -7,6 +7,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 
+class Sensitive(str):
+    """A credential or token. It still works as a string for API calls, but never shows in a repr,
+    so it cannot leak through a log line, an exception or a dataclass printed for debugging."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Sensitive('***')"
+
+
 @dataclass(frozen=True)
 class Ref:
     """A parameter whose value is an output of another desired resource (an ARN, an endpoint)."""

@@ -1,0 +1,51 @@
+"""Batch observation: one paginated describe per service and interval, shared by every environment.
+
+Idle cost must not grow with resources per environment: a component observes through a Listing,
+which holds the result of one describe of all of aenv's resources of a kind and refreshes it at most
+once per interval. Writes by this process refresh just the entry they touched.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+# Drift is corrected within two intervals at worst: one for the listing to age, one for the resync.
+LISTING_SECONDS = float(os.environ.get("AENV_LISTING_SECONDS", os.environ.get("AENV_RESYNC_SECONDS", "30")))
+
+
+class Listing(Generic[T]):
+    def __init__(self, fetch: Callable[[], dict[str, T]], ttl: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._fetch = fetch
+        self._ttl = LISTING_SECONDS if ttl is None else ttl
+        self._clock = clock
+        self._items: dict[str, T] = {}
+        self._at = float("-inf")
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> T | None:
+        with self._lock:
+            if self._clock() - self._at >= self._ttl:
+                self._items = self._fetch()
+                self._at = self._clock()
+            return self._items.get(name)
+
+    def put(self, name: str, item: T) -> None:
+        """Record what a write returned, so the next observe sees it without a new describe."""
+        with self._lock:
+            self._items[name] = item
+
+    def forget(self, name: str) -> None:
+        with self._lock:
+            self._items.pop(name, None)
+
+    def expire(self) -> None:
+        """Make the next get describe again (after a write whose result is not known)."""
+        with self._lock:
+            self._at = float("-inf")
