@@ -15,8 +15,10 @@ from .api.spec import DeletionPolicy
 from .api.status import ManagedResource, QueueStatus
 from .aws.component import AwsTarget, Registry
 from .aws.errors import AwsError, TransientError
+from .kube import connection_secret
 from .naming import EnvironmentRef
 from .plan import conditions as cond
+from .plan import connection
 from .plan.actions import decide
 from .plan.environment import BY_NAME, desired_resources, requested
 from .plan.types import Desired, Observation
@@ -171,8 +173,12 @@ def reconcile(env: Environment, now: str) -> Outcome:
     gone = _retire(env.ref, orphans, clients, target, policy, progress)
     kept = [r for k, r in inventory.items() if k not in gone]
 
+    connection = _write_connection_secret(env.ref, spec, outputs, progress)
     results = [progress.result(c, _implemented(c, desired, clients)) for c in components]
-    status = replace_status(env.status, resources=kept, queues=_queue_status(spec, outputs))
+    if "connection" in progress.failures:
+        results.append(progress.result("connection", True))
+    status = replace_status(env.status, resources=kept, queues=_queue_status(spec, outputs),
+                            connection_secret=connection)
     retry = bool(progress.waiting) or progress.transient
     return _finish(env, status, results, now, retry=retry)
 
@@ -206,6 +212,17 @@ def _retire(env: EnvironmentRef, resources: list[ManagedResource], clients: Regi
             continue
         done.add(r.key)
     return done
+
+
+def _write_connection_secret(env: EnvironmentRef, spec: EnvironmentSpec, outputs: Mapping[str, Mapping[str, Any]],
+                             progress: _Progress) -> str | None:
+    name = connection.secret_name(env.name)
+    try:
+        connection_secret.ensure(env, name, connection.connection_data(spec, outputs))
+    except connection_secret.SecretTaken as e:
+        progress.fail("connection", "SecretTaken", str(e))
+        return None
+    return name
 
 
 def _queue_status(spec: EnvironmentSpec, outputs: Mapping[str, Mapping[str, Any]]) -> list[QueueStatus]:
@@ -245,4 +262,6 @@ def finalize(env: Environment, now: str) -> Outcome:
     kept = [r for k, r in inventory.items() if k not in gone]
     results = [progress.result(c, _implemented(c, desired, clients), deleting=True) for c in components]
     status = replace_status(env.status, resources=kept, queues=env.status.queues if kept else [])
+    if not kept:
+        connection_secret.forget(env.ref)
     return _finish(env, status, results, now, retry=bool(kept), deleting=True, done=not kept)

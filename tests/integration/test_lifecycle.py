@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -54,6 +55,15 @@ def test_create_becomes_ready_with_queues_in_aws(kube: Kube, namespace: str, sqs
     assert "cache" in kube.condition(env, "Ready")["message"].split("not counted: ")[1]  # type: ignore[index]
     assert kube.condition(env, "Stalled")["status"] == "False"  # type: ignore[index]
     kube.wait_event(namespace, "defi", "AllComponentsReady")
+
+    # The connection Secret: every endpoint the workloads need, owned by the environment.
+    assert status["connectionSecret"] == "defi-connection"
+    secret = kube.core.read_namespaced_secret("defi-connection", namespace)
+    data = {k: base64.b64decode(v).decode() for k, v in secret.data.items()}
+    assert data["QUEUE_EVENTS_URL"] == events["url"] and data["QUEUE_TRADES_DLQ_URL"].endswith(f"/{p}-trades-dlq.fifo")
+    assert data["AWS_REGION"] == "us-east-1"
+    owner = secret.metadata.owner_references[0]
+    assert (owner.kind, owner.uid, owner.controller) == ("AnalyticsEnvironment", env["metadata"]["uid"], True)
 
 
 def test_spec_change_is_reconciled(kube: Kube, namespace: str, sqs: Any) -> None:

@@ -1,0 +1,1 @@
+"""The Kubernetes objects aenv owns: the connection Secret (and, later, workloads and traffic objects)."""
