@@ -38,12 +38,11 @@ def ensure(env: EnvironmentRef, name: str, data: Mapping[str, str]) -> bool:
         if _written.get(env.uid) == digest:
             return False
     encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
-    body = client.V1Secret(
-        metadata=client.V1ObjectMeta(
-            name=name, namespace=env.namespace, labels={**LABELS, "aenv.dev/environment": env.name},
-            owner_references=[client.V1OwnerReference(api_version=API_VERSION, kind=KIND, name=env.name, uid=env.uid,
-                                                      controller=True, block_owner_deletion=False)]),
-        type="Opaque", data=encoded)
+    metadata = client.V1ObjectMeta(
+        name=name, namespace=env.namespace, labels={**LABELS, "aenv.dev/environment": env.name},
+        owner_references=[client.V1OwnerReference(api_version=API_VERSION, kind=KIND, name=env.name, uid=env.uid,
+                                                  controller=True, block_owner_deletion=False)])
+    body = client.V1Secret(metadata=metadata, type="Opaque", data=encoded)
     api = core()
     try:
         current = api.read_namespaced_secret(name, env.namespace)
@@ -60,7 +59,7 @@ def ensure(env: EnvironmentRef, name: str, data: Mapping[str, str]) -> bool:
                               "rename or delete it so aenv can write the connection details there")
         written = (current.data or {}) != encoded
         if written:
-            body.metadata.resource_version = meta.resource_version
+            metadata.resource_version = meta.resource_version
             api.replace_namespaced_secret(name, env.namespace, body)
     with _lock:
         _written[env.uid] = digest
