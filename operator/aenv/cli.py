@@ -36,23 +36,37 @@ def _crd(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from .api import EnvironmentSpec, effective
-    from .naming import EnvironmentRef
     from .plan.environment import desired_resources, requested
+    from .reconcile import Environment
 
     doc = yaml.safe_load(Path(args.file).read_text())
     meta = doc.get("metadata", {})
+    namespace, name = meta.get("namespace", "default"), meta.get("name", "unnamed")
     try:
         spec = effective(EnvironmentSpec.model_validate(doc.get("spec", {})))
     except ValidationError as e:
         for err in e.errors():
             print(f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}", file=sys.stderr)
         return 1
-    env = EnvironmentRef(meta.get("namespace", "default"), meta.get("name", "unnamed"), "<uid>")
-    components = requested(spec)
-    print(f"{env.key}: tier {spec.tier}, mode {spec.aws.mode}, region {spec.aws.region}, "
+    print(f"{namespace}/{name}: tier {spec.tier}, mode {spec.aws.mode}, region {spec.aws.region}, "
           f"deletionPolicy {spec.deletion_policy}")
-    for d in desired_resources(env, spec, components):
-        print(f"  {d.kind:12} {d.key:40} {d.name}")
+    if args.offline:
+        env = Environment(namespace, name, "<new>", 0, doc["spec"], {})
+        for d in desired_resources(env.ref, spec, requested(spec)):
+            print(f"  {d.kind:28} {d.name}")
+        return 0
+    from . import preview
+
+    current = preview.live(namespace, name) if not args.no_cluster else None
+    m = (current or {}).get("metadata", {})
+    env = Environment(namespace, name, m.get("uid", "<new>"), int(m.get("generation", 0)), doc["spec"],
+                      (current or {}).get("status", {}))
+    changes = preview.preview(env, spec, cluster=not args.no_cluster)
+    for c in changes:
+        print(c.line())
+    counts = {a: sum(c.action == a for c in changes) for a in ("create", "update", "delete", "conflict")}
+    print(f"Plan: {counts['create']} to create, {counts['update']} to change, {counts['delete']} to delete, "
+          f"{counts['conflict']} in conflict. Nothing was changed.")
     return 0
 
 
@@ -80,8 +94,11 @@ def parser() -> argparse.ArgumentParser:
     crd.add_argument("-o", "--output", help="write to this file instead of stdout")
     crd.set_defaults(func=_crd)
 
-    plan = sub.add_parser("plan", help="print the AWS resources an environment file asks for; changes nothing")
+    plan = sub.add_parser("plan", help="what applying an environment file would create, change or delete; "
+                                       "changes nothing")
     plan.add_argument("-f", "--file", required=True)
+    plan.add_argument("--offline", action="store_true", help="list the resources without looking at AWS or the cluster")
+    plan.add_argument("--no-cluster", action="store_true", help="look at AWS only, not at the cluster")
     plan.set_defaults(func=_plan)
 
     dev = sub.add_parser("dev", help="the local environment: control plane, AWS emulator, operator")

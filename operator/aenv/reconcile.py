@@ -53,8 +53,8 @@ class _Progress:
     def fail(self, component: str, reason: str, message: str) -> None:
         self.failures.setdefault(component, (reason, message))
 
-    def result(self, component: str, implemented: bool, deleting: bool = False) -> cond.ComponentResult:
-        if not implemented:
+    def result(self, component: str, built: bool, deleting: bool = False) -> cond.ComponentResult:
+        if not built:
             return cond.ComponentResult(component, "not-implemented", "NotImplemented",
                                         f"aenv does not provision {component} yet; not counted toward Ready")
         if component in self.failures:
@@ -87,11 +87,11 @@ class Environment:
 _STATUS_FIELDS = {f.alias or n for n, f in EnvironmentStatus.model_fields.items()}
 
 
-def _clients(spec: EnvironmentSpec) -> tuple[Registry, AwsTarget]:
+def clients_for(spec: EnvironmentSpec) -> tuple[Registry, AwsTarget]:
     return MODES[spec.aws.mode], AwsTarget(spec.aws.region, spec.aws.endpoint)
 
 
-def _implemented(component: str, desired: list[Desired], clients: Registry) -> bool:
+def implemented(component: str, desired: list[Desired], clients: Registry) -> bool:
     return BY_NAME[component].plan is not None and all(d.kind in clients for d in desired if d.component == component)
 
 
@@ -134,7 +134,7 @@ def reconcile(env: Environment, now: str) -> Outcome:
         spec = env.spec()
     except ValidationError as e:
         return _invalid(env, e, now)
-    clients, target = _clients(spec)
+    clients, target = clients_for(spec)
     components = requested(spec)
     desired = desired_resources(env.ref, spec, components)
     progress = _Progress(env.ref)
@@ -142,7 +142,7 @@ def reconcile(env: Environment, now: str) -> Outcome:
     inventory = {r.key: r for r in env.status.resources}
 
     for d in desired:
-        if not _implemented(d.component, desired, clients):
+        if not implemented(d.component, desired, clients):
             continue
         resolved = d.resolve(outputs)
         if resolved is None:
@@ -174,7 +174,7 @@ def reconcile(env: Environment, now: str) -> Outcome:
     kept = [r for k, r in inventory.items() if k not in gone]
 
     connection = _write_connection_secret(env.ref, spec, outputs, progress)
-    results = [progress.result(c, _implemented(c, desired, clients)) for c in components]
+    results = [progress.result(c, implemented(c, desired, clients)) for c in components]
     if "connection" in progress.failures:
         results.append(progress.result("connection", True))
     status = replace_status(env.status, resources=kept, queues=_queue_status(spec, outputs),
@@ -249,18 +249,18 @@ def finalize(env: Environment, now: str) -> Outcome:
         components: list[str] = []
         desired: list[Desired] = []
     else:
-        clients, target = _clients(spec)
+        clients, target = clients_for(spec)
         policy = spec.deletion_policy or "Snapshot"
         components = requested(spec)
         desired = desired_resources(env.ref, spec, components)
     inventory = {r.key: r for r in env.status.resources}
     for d in desired:  # a crash between create and status write leaves a resource only the plan knows
-        if _implemented(d.component, desired, clients):
+        if implemented(d.component, desired, clients):
             inventory.setdefault(d.key, ManagedResource(kind=d.kind, key=d.key, name=d.name, component=d.component))
     progress = _Progress(env.ref)
     gone = _retire(env.ref, list(inventory.values()), clients, target, policy, progress)
     kept = [r for k, r in inventory.items() if k not in gone]
-    results = [progress.result(c, _implemented(c, desired, clients), deleting=True) for c in components]
+    results = [progress.result(c, implemented(c, desired, clients), deleting=True) for c in components]
     status = replace_status(env.status, resources=kept, queues=env.status.queues if kept else [])
     if not kept:
         connection_secret.forget(env.ref)
