@@ -1,0 +1,110 @@
+"""A fault-injecting proxy in front of moto: real HTTP on 127.0.0.1 that answers some AWS calls with an
+error instead of forwarding them, a bounded number of times. Nothing in aenv or boto3 is patched."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Fault:
+    operation: str  # e.g. "CreateQueue" (the X-Amz-Target suffix, or the query Action)
+    code: str  # e.g. "ThrottlingException", "AccessDenied"
+    status: int = 400
+    times: int = 1_000_000  # how many calls fail before the operation works again
+    every: int = 1  # fail one call in `every`
+    seen: int = 0
+    failed: int = 0
+
+
+@dataclass
+class FaultProxy:
+    upstream: str
+    faults: list[Fault] = field(default_factory=list)
+    calls: Counter[str] = field(default_factory=Counter)
+    url: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _should_fail(self, operation: str) -> Fault | None:
+        with self.lock:
+            self.calls[operation] += 1
+            for f in self.faults:
+                if f.operation == operation:
+                    f.seen += 1
+                    if f.failed < f.times and f.seen % f.every == 0:
+                        f.failed += 1
+                        return f
+        return None
+
+    def failed(self, operation: str) -> int:
+        return sum(f.failed for f in self.faults if f.operation == operation)
+
+
+def _operation(handler: BaseHTTPRequestHandler, body: bytes) -> str:
+    target = handler.headers.get("X-Amz-Target", "")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    for part in body.decode(errors="replace").split("&"):
+        if part.startswith("Action="):
+            return part.removeprefix("Action=")
+    return ""
+
+
+def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_: object) -> None:
+            pass
+
+        def _relay(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
+            fault = proxy._should_fail(_operation(self, body))
+            if fault is not None:
+                payload = json.dumps({"__type": fault.code, "message": f"injected {fault.code}"}).encode()
+                self.send_response(fault.status)
+                self.send_header("Content-Type", "application/x-amz-json-1.0")
+                self.send_header("x-amzn-query-error", f"{fault.code};Sender")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+            request = urllib.request.Request(proxy.upstream + self.path, data=body or None, headers=headers,
+                                             method=self.command)
+            try:
+                with urllib.request.urlopen(request, timeout=30) as r:
+                    status, reply, reply_headers = r.status, r.read(), r.headers.items()
+            except urllib.error.HTTPError as e:
+                status, reply, reply_headers = e.code, e.read(), e.headers.items()
+            self.send_response(status)
+            for k, v in reply_headers:
+                if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _relay
+
+    return Handler
+
+
+@contextmanager
+def fault_proxy(upstream: str, *faults: Fault) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(upstream, list(faults))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
+    proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        server.shutdown()
+        server.server_close()
