@@ -10,5 +10,5 @@ FROM python:3.11-slim-bookworm
 COPY --from=build /opt/aenv /opt/aenv
 ENV PATH=/opt/aenv/bin:$PATH PYTHONUNBUFFERED=1
 USER 65532:65532
-EXPOSE 8080
-ENTRYPOINT ["aenv", "run", "--liveness", "http://0.0.0.0:8080/healthz"]
+EXPOSE 8080 9090
+ENTRYPOINT ["aenv", "run", "--liveness", "http://0.0.0.0:8080/healthz", "--metrics-port", "9090", "--metrics-address", "0.0.0.0"]

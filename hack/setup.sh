@@ -30,10 +30,13 @@ python="${PYTHON:-python3}"
 venv="$cache/venv"
 stamp="$(cat "$repo/requirements.lock" | sha256sum | cut -c1-16)"
 if [[ "$(cat "$venv/.aenv-stamp" 2>/dev/null)" != "$stamp" ]]; then
-  log "creating the Python environment in $venv"
-  rm -rf "$venv"
-  "$python" -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip
+  if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c '' 2>/dev/null; then
+    log "creating the Python environment in $venv"
+    rm -rf "$venv"
+    "$python" -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip
+  fi
+  log "installing the pinned Python packages (requirements.lock)"
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$repo/requirements.lock"
   echo "$stamp" > "$venv/.aenv-stamp"
 fi

@@ -18,6 +18,10 @@ def _run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.metrics_port:
+        from .metrics import serve
+
+        serve(args.metrics_port, args.metrics_address)
     kopf.run(clusterwide=not args.namespace, namespaces=args.namespace or (), standalone=True,
              liveness_endpoint=args.liveness)
     return 0
@@ -87,6 +91,8 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the operator against the current kubeconfig")
     run.add_argument("-n", "--namespace", action="append", help="watch only these namespaces (repeatable)")
     run.add_argument("--liveness", default=None, help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus metrics on this port")
+    run.add_argument("--metrics-address", default="127.0.0.1", help="address for the metrics server")
     run.add_argument("-v", "--verbose", action="store_true")
     run.set_defaults(func=_run)
 

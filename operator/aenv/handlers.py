@@ -11,6 +11,7 @@ from typing import Any
 
 import kopf
 
+from . import metrics
 from .api import GROUP, PLURAL, VERSION
 from .reconcile import Environment, Outcome, finalize, reconcile
 
@@ -59,8 +60,10 @@ def _apply(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
 
 def _run(body: kopf.Body, patch: kopf.Patch, deleting: bool) -> Outcome:
     env = _environment(body)
-    with _locks[env.ref.uid]:
+    kind = "finalize" if deleting else "reconcile"
+    with _locks[env.ref.uid], metrics.RECONCILE_SECONDS.labels(kind).time():
         outcome = (finalize if deleting else reconcile)(env, _now())
+    metrics.RECONCILES.labels(kind, "changed" if outcome.changed else "unchanged").inc()
     _apply(outcome, body, patch)
     return outcome
 

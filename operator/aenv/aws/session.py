@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from functools import lru_cache
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
+from ..metrics import AWS_CALLS
+
 # "standard" retries throttling and 5xx with exponential backoff and full jitter.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
 _lock = threading.Lock()
-_calls: Counter[str] = Counter()
-_calls_lock = threading.Lock()
 
 
-def _count(event_name: str, **_: Any) -> None:
-    # event_name is "before-call.<service>.<Operation>"
-    with _calls_lock:
-        _calls[event_name.removeprefix("before-call.")] += 1
-
-
-def calls() -> dict[str, int]:
-    """AWS API calls made by this process, per "<service>.<Operation>" (retries not counted twice)."""
-    with _calls_lock:
-        return dict(_calls)
+def _count(event_name: str, **_kwargs: Any) -> None:
+    # event_name is "before-send.<service>.<Operation>": every HTTP request, retries included
+    service, _sep, operation = event_name.removeprefix("before-send.").partition(".")
+    AWS_CALLS.labels(service, operation).inc()
 
 
 @lru_cache(maxsize=64)
@@ -34,7 +27,7 @@ def _client(service: str, region: str, endpoint: str | None) -> Any:
     with _lock:  # creating clients from one session is not thread-safe
         session: Any = boto3.session.Session()  # `service` is any name: the typed overloads do not apply
         made = session.client(service, region_name=region, endpoint_url=endpoint, config=_CONFIG)
-        made.meta.events.register("before-call", _count)
+        made.meta.events.register("before-send", _count)
         return made
 
 
