@@ -26,7 +26,7 @@ integration: setup
 	@AENV_CONTROL_PLANE_BIN=$$(cat $(AENV_CACHE)/control-plane-bin) $(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
 lint: setup
-	@$(PY) -m ruff check operator tests
+	@$(PY) -m ruff check operator tests benchmarks
 	@$(PY) -m mypy
 
 crd: setup ## regenerate the CRD from the pydantic models
