@@ -1,0 +1,45 @@
+"""Progressive delivery for workloads: the pure rollout engine and the state it keeps in status."""
+
+from .engine import (
+    Action,
+    Command,
+    Decision,
+    DeleteReplicaSet,
+    Emit,
+    Measurement,
+    MeasurementRequest,
+    Observations,
+    ReplicaSetObservation,
+    ScaleReplicaSet,
+    SetWeight,
+    StartAnalysis,
+    StopAnalysis,
+    SwitchActive,
+    SwitchPreview,
+    due_measurements,
+    parse_duration,
+    step,
+)
+from .state import RolloutState
+
+__all__ = [
+    "Action",
+    "Command",
+    "Decision",
+    "DeleteReplicaSet",
+    "Emit",
+    "Measurement",
+    "MeasurementRequest",
+    "Observations",
+    "ReplicaSetObservation",
+    "RolloutState",
+    "ScaleReplicaSet",
+    "SetWeight",
+    "StartAnalysis",
+    "StopAnalysis",
+    "SwitchActive",
+    "SwitchPreview",
+    "due_measurements",
+    "parse_duration",
+    "step",
+]
