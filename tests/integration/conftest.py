@@ -18,6 +18,7 @@ from kubernetes import client, config
 from aenv.api import crd
 from aenv.local import processes
 from aenv.local.controlplane import LocalCluster
+from aenv.local.devenv import OIDC_ISSUER
 from aenv.local.emulator import AwsEmulator
 
 from .kube import Kube
@@ -65,7 +66,8 @@ class Operator:
     def __init__(self, state: Path, kubeconfig: Path, emulator: AwsEmulator) -> None:
         self.pidfile, self.log = state / "operator.pid", state / "operator.log"
         self.env = {**os.environ, **emulator.environ(), "KUBECONFIG": str(kubeconfig),
-                    "AENV_RESYNC_SECONDS": str(RESYNC_SECONDS), "PYTHONPATH": str(REPO / "operator")}
+                    "AENV_RESYNC_SECONDS": str(RESYNC_SECONDS), "PYTHONPATH": str(REPO / "operator"),
+                    "AENV_OIDC_ISSUER": OIDC_ISSUER}
 
     def start(self) -> None:
         processes.start([sys.executable, "-m", "aenv", "run", "-n", f"{NAMESPACE_PREFIX}*"],

@@ -31,7 +31,7 @@ def attributes(sqs: Any, name: str) -> dict[str, str]:
 
 
 def test_create_becomes_ready_with_queues_in_aws(kube: Kube, namespace: str, sqs: Any) -> None:
-    kube.create_env(namespace, "defi", spec(cache={}))
+    kube.create_env(namespace, "defi", spec())
     env = kube.wait_condition(namespace, "defi", "Ready")
     p = f"aenv-{namespace}-defi"
     assert queue_names(sqs, namespace) == sorted(
@@ -50,9 +50,8 @@ def test_create_becomes_ready_with_queues_in_aws(kube: Kube, namespace: str, sqs
     events = next(q for q in status["queues"] if q["name"] == "events")
     assert events["url"].endswith(f"/{p}-events") and events["deadLetterArn"].endswith(f":{p}-events-dlq")
     assert kube.condition(env, "QueuesReady")["status"] == "True"  # type: ignore[index]
-    cache = kube.condition(env, "CacheReady")
-    assert cache is not None and (cache["status"], cache["reason"]) == ("Unknown", "NotImplemented")
-    assert "cache" in kube.condition(env, "Ready")["message"].split("not counted: ")[1]  # type: ignore[index]
+    assert kube.condition(env, "EncryptionReady")["status"] == "True"  # type: ignore[index]
+    assert kube.condition(env, "CacheReady") is None  # not asked for: no condition
     assert kube.condition(env, "Stalled")["status"] == "False"  # type: ignore[index]
     kube.wait_event(namespace, "defi", "AllComponentsReady")
 
@@ -152,7 +151,7 @@ def test_restart_with_lost_status_creates_no_duplicates(kube: Kube, namespace: s
     p = f"aenv-{namespace}-defi"
     assert queue_names(sqs, namespace) == sorted([*before, f"{p}-alerts", f"{p}-alerts-dlq"])
     status = kube.get_env(namespace, "defi")["status"]
-    assert len(status["resources"]) == 6
+    assert len([r for r in status["resources"] if r["component"] == "queues"]) == 6
 
 
 def test_a_conflict_is_reported_and_other_queues_still_converge(kube: Kube, namespace: str, sqs: Any) -> None:

@@ -34,7 +34,8 @@ def test_plan_changes_nothing(kube: Kube, namespace: str, sqs: Any, operator: Op
     p = f"aenv-{namespace}-defi"
     assert "+ sqs.queue" in out and f"{p}-events-dlq" in out
     assert f"+ Secret                       {namespace}/defi-connection" in out
-    assert "Plan: 5 to create, 0 to change, 0 to delete" in out
+    assert "+ kms.key" in out
+    assert "Plan: 6 to create, 0 to change, 0 to delete" in out
     assert sqs.list_queues(QueueNamePrefix=p).get("QueueUrls", []) == []
 
     kube.create_env(namespace, "defi", doc(namespace, 30)["spec"])

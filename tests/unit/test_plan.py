@@ -11,7 +11,7 @@ ENV = EnvironmentRef("analytics", "defi", "uid-1")
 
 def plan(**sections: object) -> list[Desired]:
     spec = effective(EnvironmentSpec.model_validate({"tier": "staging", "aws": {"region": "us-east-1"}, **sections}))
-    return desired_resources(ENV, spec, requested(spec))
+    return desired_resources(ENV, spec, ["queues"])
 
 
 def test_requested_lists_only_sections_that_are_set() -> None:
@@ -30,7 +30,8 @@ def test_each_queue_follows_its_dead_letter_queue() -> None:
     events = resources[1]
     assert events.params["dead_letter_arn"] == Ref("queue/events/dead-letter", "arn")
     assert events.params["max_receive_count"] == 3
-    assert events.depends_on == ("queue/events/dead-letter",)
+    assert events.params["kms_key_id"] == Ref("kms/key", "id")
+    assert set(events.depends_on) == {"queue/events/dead-letter", "kms/key"}
     assert resources[3].name == "aenv-analytics-defi-trades.fifo"
     assert resources[2].name == "aenv-analytics-defi-trades-dlq.fifo"
     assert events.tags == {TAG_ENVIRONMENT: "analytics/defi", TAG_UID: "uid-1", TAG_COMPONENT: "queues"}
@@ -42,14 +43,11 @@ def test_dead_letter_queue_can_be_turned_off() -> None:
     assert "dead_letter_arn" not in resources[0].params
 
 
-def test_unimplemented_sections_plan_nothing_yet() -> None:
-    assert plan(cache={}, database={}) == []
-
-
 def test_resolve_waits_for_dependencies_then_substitutes() -> None:
     events = plan(queues=[{"name": "events"}])[1]
     assert events.resolve({}) is None
-    resolved = events.resolve({"queue/events/dead-letter": {"arn": "arn:aws:sqs:us-east-1:1:dlq"}})
+    resolved = events.resolve({"queue/events/dead-letter": {"arn": "arn:aws:sqs:us-east-1:1:dlq"},
+                               "kms/key": {"id": "key-1"}})
     assert resolved is not None and resolved.params["dead_letter_arn"] == "arn:aws:sqs:us-east-1:1:dlq"
 
 

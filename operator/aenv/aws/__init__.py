@@ -1,12 +1,47 @@
 """Mode boto3: one module per AWS component, each behind the interface in component.py."""
 
+from . import (
+    apigatewayv2_api,
+    apigatewayv2_domain_name,
+    apigatewayv2_stage,
+    cloudwatch_alarm,
+    cloudwatch_dashboard,
+    ec2_security_group,
+    elasticache_replication_group,
+    elasticache_subnet_group,
+    iam_role,
+    kms_key,
+    rds_db_instance,
+    rds_subnet_group,
+    secretsmanager_secret,
+    sns_alarm_topic,
+    sns_subscription,
+    sns_topic,
+    sqs_queue,
+    sqs_queue_policy,
+)
 from .component import AwsTarget, ClientFactory, Registry, ResourceClient
-from .sqs_queue import KIND as SQS_QUEUE
-from .sqs_queue import SqsQueues
 
 # kind -> client. A kind missing here is a component aenv cannot yet build in this mode.
 CLIENTS = Registry({
-    SQS_QUEUE: SqsQueues,
+    ec2_security_group.KIND: ec2_security_group.SecurityGroups,
+    elasticache_subnet_group.KIND: elasticache_subnet_group.CacheSubnetGroups,
+    rds_subnet_group.KIND: rds_subnet_group.DbSubnetGroups,
+    kms_key.KIND: kms_key.KmsKeys,
+    secretsmanager_secret.KIND: secretsmanager_secret.SecretsManagerSecrets,
+    elasticache_replication_group.KIND: elasticache_replication_group.ElastiCacheReplicationGroups,
+    rds_db_instance.KIND: rds_db_instance.RdsDbInstances,
+    sqs_queue.KIND: sqs_queue.SqsQueues,
+    sns_topic.KIND: sns_topic.SnsTopics,
+    sqs_queue_policy.KIND: sqs_queue_policy.SqsQueuePolicies,
+    sns_subscription.KIND: sns_subscription.SnsSubscriptions,
+    apigatewayv2_api.KIND: apigatewayv2_api.WebSocketApis,
+    apigatewayv2_stage.KIND: apigatewayv2_stage.WebSocketStages,
+    apigatewayv2_domain_name.KIND: apigatewayv2_domain_name.ApiDomainNames,
+    sns_alarm_topic.KIND: sns_alarm_topic.SnsAlarmTopics,
+    cloudwatch_alarm.KIND: cloudwatch_alarm.CloudWatchAlarms,
+    cloudwatch_dashboard.KIND: cloudwatch_dashboard.CloudWatchDashboards,
+    iam_role.KIND: iam_role.IamRoles,
 })
 
 __all__ = ["CLIENTS", "AwsTarget", "ClientFactory", "Registry", "ResourceClient"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+from botocore.parsers import ResponseParserError
 
 THROTTLING = {
     "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled", "RequestLimitExceeded",
@@ -19,6 +20,7 @@ HINTS = {
     "LimitExceeded": "raise the service quota or remove unused resources",
     "LimitExceededException": "raise the service quota or remove unused resources",
     "OverLimit": "raise the service quota or remove unused resources",
+    "OidcIssuerMissing": "set AENV_OIDC_ISSUER on the operator to the cluster's OIDC issuer",
     "QueueDeletedRecently": "wait 60 seconds after deleting a queue before creating one with its name",
 }
 
@@ -45,7 +47,7 @@ def classify(error: Exception) -> Exception:
         if code in THROTTLING or status >= 500:
             return TransientError(f"{code} (HTTP {status}): {message}")
         return AwsError(code, message)
-    if isinstance(error, ConnectionError | ReadTimeoutError):
+    if isinstance(error, ConnectionError | ReadTimeoutError | ResponseParserError):  # the last: a 5xx without a body
         return TransientError(str(error))
     if isinstance(error, BotoCoreError):
         return AwsError(type(error).__name__, str(error))

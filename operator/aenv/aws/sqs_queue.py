@@ -27,6 +27,8 @@ def _attributes(desired: Desired) -> dict[str, str]:
         "VisibilityTimeout": str(p["visibility_timeout_seconds"]),
         "MessageRetentionPeriod": str(p["message_retention_seconds"]),
     }
+    if p.get("kms_key_id"):
+        attrs["KmsMasterKeyId"] = str(p["kms_key_id"])
     if p.get("dead_letter_arn"):
         attrs["RedrivePolicy"] = json.dumps(
             {"deadLetterTargetArn": p["dead_letter_arn"], "maxReceiveCount": int(p["max_receive_count"])},

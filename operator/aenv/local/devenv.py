@@ -15,6 +15,8 @@ from .controlplane import REPO, LocalCluster
 from .emulator import AwsEmulator
 
 STATE = REPO / ".aenv"
+# The IAM role's IRSA trust names the cluster's OIDC issuer; the local cluster has none, the emulator accepts this.
+OIDC_ISSUER = "oidc.aenv.local/id/local"
 CRD = REPO / "crds" / "analyticsenvironments.aenv.dev.yaml"
 
 
@@ -29,7 +31,7 @@ def up(example: Path, timeout: int = 180) -> None:
     shutil.copy(cluster.up(nodes=2), STATE / "kubeconfig")
     emulator = AwsEmulator(STATE)
     print(f"AWS emulator: {emulator.start()}")
-    env = {"KUBECONFIG": str(STATE / "kubeconfig"), **emulator.environ()}
+    env = {"KUBECONFIG": str(STATE / "kubeconfig"), **emulator.environ(), "AENV_OIDC_ISSUER": OIDC_ISSUER}
     (STATE / "env").write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
 
     cluster.kubectl("apply", "--server-side", "-f", str(CRD))

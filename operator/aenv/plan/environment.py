@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..api.spec import EnvironmentSpec
 from ..naming import EnvironmentRef
-from . import queues
+from . import cache, database, encryption, gateway, iam, monitoring, network, queues, secrets, topics
 from .types import Desired
 
 Planner = Callable[[EnvironmentRef, EnvironmentSpec], list[Desired]]
@@ -30,16 +30,17 @@ def _section(name: str) -> Callable[[EnvironmentSpec], bool]:
 # Output keys other components refer to: "network/sg/<role>", "network/subnets/<service>", "kms/key",
 # "secret/<name>", "queue/<name>[/dead-letter]", "topic/<name>", "gateway/api", "iam/role".
 COMPONENTS: tuple[Component, ...] = (
-    Component("network", lambda s: bool(s.cache or s.database)),
-    Component("encryption", lambda s: bool(s.cache or s.database or s.queues or s.secrets)),
-    Component("secrets", lambda s: bool(s.secrets or s.cache or s.database)),
-    Component("cache", _section("cache")),
-    Component("database", _section("database")),
+    Component("network", lambda s: bool(s.cache or s.database), network.plan),
+    Component("encryption", lambda s: bool(s.cache or s.database or s.queues or s.topics or s.secrets),
+              encryption.plan),
+    Component("secrets", lambda s: bool(s.secrets or s.cache or s.database), secrets.plan),
+    Component("cache", _section("cache"), cache.plan),
+    Component("database", _section("database"), database.plan),
     Component("queues", _section("queues"), queues.plan),
-    Component("topics", _section("topics")),
-    Component("gateway", _section("gateway")),
-    Component("monitoring", _section("monitoring")),
-    Component("iam", _section("workloads")),
+    Component("topics", _section("topics"), topics.plan),
+    Component("gateway", _section("gateway"), gateway.plan),
+    Component("monitoring", _section("monitoring"), monitoring.plan),
+    Component("iam", _section("workloads"), iam.plan),
     Component("workloads", _section("workloads")),
 )
 BY_NAME = {c.name: c for c in COMPONENTS}

@@ -8,6 +8,7 @@ from .types import Desired, Ref
 
 SQS_NAME_MAX = 80
 SQS_INVALID = r"[^a-zA-Z0-9_-]"
+KMS_KEY = Ref("kms/key", "id")  # encryption at rest with the environment's key
 
 
 def plan(env: EnvironmentRef, spec: EnvironmentSpec) -> list[Desired]:
@@ -20,13 +21,14 @@ def plan(env: EnvironmentRef, spec: EnvironmentSpec) -> list[Desired]:
             "fifo": q.fifo,
             "visibility_timeout_seconds": q.visibility_timeout_seconds,
             "message_retention_seconds": q.message_retention_seconds,
+            "kms_key_id": KMS_KEY,
         }
         if q.dead_letter.enabled:
             dlq = Desired(
                 kind="sqs.queue", key=f"queue/{q.name}/dead-letter", component="queues",
                 name=aws_name(env, f"{q.name}-dlq", max_length=SQS_NAME_MAX, suffix=suffix, invalid=SQS_INVALID),
                 params={"fifo": q.fifo, "visibility_timeout_seconds": q.visibility_timeout_seconds,
-                        "message_retention_seconds": q.dead_letter.message_retention_seconds},
+                        "message_retention_seconds": q.dead_letter.message_retention_seconds, "kms_key_id": KMS_KEY},
                 tags=tags,
             )
             resources.append(dlq)

@@ -1,0 +1,307 @@
+"""ElastiCache replication groups (kind elasticache.replication_group): the environment's Redis or Valkey.
+
+Cluster mode disabled: one primary and `replicas` read replicas behind a primary and a reader endpoint.
+ElastiCache never returns the AUTH token, so the Secrets Manager version of the token last applied is kept in
+the tag aenv.dev/secret-version; a new version is rotated in with AuthTokenUpdateStrategy=ROTATE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from ..api.spec import DeletionPolicy
+from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
+from ..plan.types import Desired, Observation
+from . import session
+from .component import AwsTarget
+from .errors import AwsError, TransientError, classify
+from .listing import Listing
+from .tagging import tags_by_arn
+
+KIND = "elasticache.replication_group"
+TAG_SECRET_VERSION = "aenv.dev/secret-version"  # the secret's version last applied (also used by rds_db_instance)
+# "snapshotting" is the daily automatic backup: the group serves traffic throughout.
+READY = {"available", "snapshotting"}
+_BUSY = {"InvalidReplicationGroupState", "InvalidCacheClusterState"}  # another change is in progress
+_MISSING = "ReplicationGroupNotFoundFault"
+_TAKEN = "ReplicationGroupAlreadyExists"
+_MODIFIABLE = ("CacheNodeType", "SnapshotRetentionLimit", "AutomaticFailoverEnabled", "MultiAZEnabled",
+               "SecurityGroupIds", "EngineVersion")
+
+
+class _Busy(Exception):
+    """The group is creating or being changed: the step waits for a later pass."""
+
+
+def final_snapshot_name(group_id: str, uid: str | None) -> str:
+    """Deterministic, so a retried delete asks for the same snapshot; the uid keeps incarnations apart."""
+    return f"{group_id}-final-{hashlib.sha256((uid or '').encode()).hexdigest()[:8]}"
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _version(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", v))
+
+
+def version_change(observed: str, desired: str) -> Literal["major", "minor", "downgrade"] | None:
+    """What going from the observed to the desired engine version takes. A newer minor version than asked is
+    kept (AWS applies minor upgrades itself); an older major version is a downgrade, which AWS cannot do."""
+    have, want = _version(observed), _version(desired)
+    if have[:1] != want[:1]:
+        return "major" if have[:1] < want[:1] else "downgrade"
+    return "minor" if have[: len(want)] < want else None
+
+
+def same_key(observed: str, desired: str) -> bool:
+    """A KMS key id or ARN against an ARN."""
+    return observed == desired or observed.rsplit("/", 1)[-1] == desired.rsplit("/", 1)[-1]
+
+
+def _check(desired: Desired) -> None:
+    p = desired.params
+    if p["multi_az"] and not p["replicas"]:
+        raise AwsError("InvalidParameterCombination",
+                       "Multi-AZ with automatic failover needs at least one replica: set spec.cache.replicas "
+                       "to 1 or more, or spec.cache.multiAZ to false")
+
+
+def _outputs(group: Mapping[str, Any]) -> dict[str, Any]:
+    node = (group.get("NodeGroups") or [{}])[0]
+    primary = node.get("PrimaryEndpoint", {})
+    reader = node.get("ReaderEndpoint") or primary  # absent while creating (and in moto): reads go to the primary
+    return {"id": group["ReplicationGroupId"], "arn": group["ARN"], "endpoint": primary.get("Address"),
+            "port": primary.get("Port"), "reader_endpoint": reader.get("Address")}
+
+
+def _compare(desired: Desired, group: Mapping[str, Any], member: Mapping[str, Any],
+             tags: Mapping[str, str]) -> tuple[dict[str, tuple[Any, Any]], tuple[str, ...]]:
+    """(diff, immutable). `member` is one of the group's clusters, {} until AWS lists it: engine version, subnet
+    group and security groups are reported per cluster, not per group."""
+    p = desired.params
+    diff: dict[str, tuple[Any, Any]] = {}
+    immutable = []
+    if group.get("Engine", p["engine"]) != p["engine"]:
+        immutable.append("engine")
+    if bool(group.get("TransitEncryptionEnabled")) != p["transit_encryption"]:
+        immutable.append("transit_encryption")
+    if bool(group.get("AtRestEncryptionEnabled")) != p["at_rest_encryption"]:
+        immutable.append("at_rest_encryption")
+    elif p.get("kms_key_arn") and group.get("KmsKeyId") and not same_key(group["KmsKeyId"], p["kms_key_arn"]):
+        immutable.append("kms_key")
+    if member.get("CacheSubnetGroupName", p["subnet_group"]) != p["subnet_group"]:
+        immutable.append("subnet_group")
+    if p.get("engine_version") and member.get("EngineVersion"):
+        change = version_change(member["EngineVersion"], p["engine_version"])
+        if change == "downgrade":
+            immutable.append("engine_version (a major version cannot be downgraded)")
+        elif change:
+            diff["EngineVersion"] = (member["EngineVersion"], p["engine_version"])
+
+    if group.get("CacheNodeType") != p["node_type"]:
+        diff["CacheNodeType"] = (group.get("CacheNodeType"), p["node_type"])
+    replicas = len(group.get("MemberClusters", [])) - 1
+    if replicas != p["replicas"]:
+        diff["replicas"] = (replicas, p["replicas"])
+    failover = group.get("AutomaticFailover") in ("enabled", "enabling")
+    if failover != p["multi_az"]:
+        diff["AutomaticFailoverEnabled"] = (failover, p["multi_az"])
+    if (group.get("MultiAZ") == "enabled") != p["multi_az"]:
+        diff["MultiAZEnabled"] = (group.get("MultiAZ") == "enabled", p["multi_az"])
+    if group.get("SnapshotRetentionLimit", 0) != p["snapshot_retention_days"]:
+        diff["SnapshotRetentionLimit"] = (group.get("SnapshotRetentionLimit", 0), p["snapshot_retention_days"])
+    if "SecurityGroups" in member:
+        groups = sorted(g["SecurityGroupId"] for g in member["SecurityGroups"])
+        if groups != [p["security_group_id"]]:
+            diff["SecurityGroupIds"] = (groups, [p["security_group_id"]])
+    if p.get("auth_token") and (not group.get("AuthTokenEnabled")
+                                or tags.get(TAG_SECRET_VERSION) != p["auth_token_version"]):
+        diff["auth_token_version"] = (tags.get(TAG_SECRET_VERSION), p["auth_token_version"])  # versions, not tokens
+    if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+        diff["tags"] = (dict(tags), dict(desired.tags))
+    return diff, tuple(immutable)
+
+
+class ElastiCacheReplicationGroups:
+    """Per interval, for every environment together: one paginated DescribeReplicationGroups, one paginated
+    DescribeCacheClusters and one GetResources of the tagging API. ListTagsForResource only for a group the
+    tagging API did not report (untagged, or tagged since)."""
+
+    def __init__(self, target: AwsTarget) -> None:
+        self.elasticache = session.client("elasticache", target.region, target.endpoint)
+        self.groups: Listing[dict[str, Any]] = Listing(self._list_groups)
+        self.members: Listing[dict[str, Any]] = Listing(self._list_members)
+        self.tags = tags_by_arn(session.client("resourcegroupstaggingapi", target.region, target.endpoint),
+                                "elasticache:replicationgroup")
+
+    def _list_groups(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for page in self.elasticache.get_paginator("describe_replication_groups").paginate():
+            for group in page.get("ReplicationGroups", []):
+                if group["ReplicationGroupId"].startswith("aenv-"):
+                    out[group["ReplicationGroupId"]] = group
+        return out
+
+    def _list_members(self) -> dict[str, dict[str, Any]]:
+        """One member cluster per group: they share engine version, subnet group and security groups."""
+        out: dict[str, dict[str, Any]] = {}
+        for page in self.elasticache.get_paginator("describe_cache_clusters").paginate():
+            for cluster in page.get("CacheClusters", []):
+                if cluster.get("ReplicationGroupId", "").startswith("aenv-"):
+                    out.setdefault(cluster["ReplicationGroupId"], cluster)
+        return out
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.elasticache, method)(**kwargs)
+        except ClientError as e:
+            if _code(e) in _BUSY:
+                raise _Busy(_code(e)) from e
+            raise classify(e) from e
+        except Exception as e:
+            raise classify(e) from e
+
+    def observe(self, desired: Desired) -> Observation:
+        try:
+            group = self.groups.get(desired.name)
+            member = self.members.get(desired.name) if group and desired.params else None
+        except Exception as e:
+            raise classify(e) from e
+        if group is None:
+            return Observation.absent()
+        tags = self._tags(group["ARN"], desired.name)
+        diff: dict[str, tuple[Any, Any]] = {}
+        immutable: tuple[str, ...] = ()
+        if desired.params:  # a lookup-only desired (deleting) has no parameters to compare
+            diff, immutable = _compare(desired, group, member or {}, tags)
+        status = group.get("Status", "")
+        return Observation(
+            exists=True, ready=status in READY, up_to_date=not diff, diff=diff, immutable=immutable,
+            outputs=_outputs(group), owner=tags.get(TAG_UID), owner_environment=tags.get(TAG_ENVIRONMENT),
+            state=status,
+        )
+
+    def _tags(self, arn: str, group_id: str) -> dict[str, str]:
+        try:
+            tags = self.tags.get(arn)
+        except Exception:  # noqa: BLE001 - the tagging API is optional (some endpoints lack it): ask the group
+            tags = None
+        if tags is None:  # untagged, or tagged after the listing was made
+            try:
+                listed = self._call("list_tags_for_resource", ResourceName=arn)["TagList"]
+            except _Busy as e:  # ElastiCache lists the tags of an available group only
+                raise TransientError(f"{group_id} is not available: its tags cannot be read yet") from e
+            tags = {t["Key"]: t["Value"] for t in listed}
+            self.tags.put(arn, tags)
+        return tags
+
+    def create(self, desired: Desired) -> Observation:
+        _check(desired)
+        p = desired.params
+        tags = dict(desired.tags)
+        args: dict[str, Any] = {
+            "ReplicationGroupId": desired.name,
+            "ReplicationGroupDescription": f"aenv cache of {desired.tags.get(TAG_ENVIRONMENT, desired.name)}",
+            "Engine": p["engine"],
+            "CacheNodeType": p["node_type"],
+            "NumNodeGroups": 1,
+            "ReplicasPerNodeGroup": p["replicas"],
+            "AutomaticFailoverEnabled": p["multi_az"],
+            "MultiAZEnabled": p["multi_az"],
+            "TransitEncryptionEnabled": p["transit_encryption"],
+            "AtRestEncryptionEnabled": p["at_rest_encryption"],
+            "SnapshotRetentionLimit": p["snapshot_retention_days"],
+            "SecurityGroupIds": [p["security_group_id"]],
+            "CacheSubnetGroupName": p["subnet_group"],
+        }
+        if p.get("engine_version"):
+            args["EngineVersion"] = p["engine_version"]
+        if p["at_rest_encryption"] and p.get("kms_key_arn"):
+            args["KmsKeyId"] = p["kms_key_arn"]
+        if p.get("auth_token"):
+            args["AuthToken"] = str(p["auth_token"])
+            tags[TAG_SECRET_VERSION] = p["auth_token_version"]
+        args["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        try:
+            group = self._call("create_replication_group", **args)["ReplicationGroup"]
+        except AwsError as e:
+            if e.code != _TAKEN:
+                raise
+            self.groups.expire()  # made by someone else since the listing: observe what is there
+        else:
+            self.groups.put(desired.name, group)
+            self.tags.put(group["ARN"], tags)
+        return self.observe(desired)
+
+    def update(self, desired: Desired, observed: Observation) -> Observation:
+        """Tags, then (only while available) the AUTH token, more replicas, modifiable fields, fewer replicas:
+        replicas are added before Multi-AZ is turned on and removed after it is turned off. On AWS each step
+        leaves the group "modifying" and the next one waits for a later pass."""
+        _check(desired)
+        p, diff, arn = desired.params, observed.diff, observed.outputs["arn"]
+        try:
+            if "tags" in diff:
+                self._retag(arn, diff["tags"][0], dict(desired.tags))
+            if observed.state != "available":
+                return self.observe(desired)
+            if "auth_token_version" in diff:
+                self._modify(desired.name, AuthToken=str(p["auth_token"]), AuthTokenUpdateStrategy="ROTATE")
+                self._retag(arn, self._tags(arn, desired.name), {TAG_SECRET_VERSION: p["auth_token_version"]})
+            replicas = diff.get("replicas", (0, 0))
+            if replicas[1] > replicas[0]:
+                self._replicas("increase_replica_count", desired.name, replicas[1])
+            changes = {k: diff[k][1] for k in _MODIFIABLE if k in diff}
+            if changes:
+                self._modify(desired.name, **changes)
+                if "SecurityGroupIds" in changes:
+                    self.members.expire()
+            if replicas[1] < replicas[0]:
+                self._replicas("decrease_replica_count", desired.name, replicas[1])
+        except _Busy:
+            pass
+        return self.observe(desired)
+
+    def _modify(self, group_id: str, **changes: Any) -> None:
+        group = self._call("modify_replication_group", ReplicationGroupId=group_id, ApplyImmediately=True, **changes)
+        self.groups.put(group_id, group["ReplicationGroup"])
+
+    def _replicas(self, method: str, group_id: str, count: int) -> None:
+        group = self._call(method, ReplicationGroupId=group_id, NewReplicaCount=count, ApplyImmediately=True)
+        self.groups.put(group_id, group["ReplicationGroup"])
+
+    def _retag(self, arn: str, current: Mapping[str, str], wanted: Mapping[str, str]) -> None:
+        """Add `wanted` and drop the released mark; the tagging listing learns the result."""
+        self._call("add_tags_to_resource", ResourceName=arn, Tags=[{"Key": k, "Value": v} for k, v in wanted.items()])
+        if TAG_RELEASED in current:
+            self._call("remove_tags_from_resource", ResourceName=arn, TagKeys=[TAG_RELEASED])
+        self.tags.put(arn, {k: v for k, v in {**current, **wanted}.items() if k != TAG_RELEASED})
+
+    def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
+        """Snapshot takes a final snapshot (not of a group that failed to create: it holds no data)."""
+        arn = observed.outputs["arn"]
+        if policy == "Retain":
+            self._call("add_tags_to_resource", ResourceName=arn, Tags=[{"Key": TAG_RELEASED, "Value": "true"}])
+            self.tags.put(arn, {**self._tags(arn, desired.name), TAG_RELEASED: "true"})
+            return
+        if observed.state == "deleting":
+            return
+        args: dict[str, Any] = {"ReplicationGroupId": desired.name}
+        if policy == "Snapshot" and observed.state != "create-failed":
+            args["FinalSnapshotIdentifier"] = final_snapshot_name(desired.name, observed.owner)
+        try:
+            group = self._call("delete_replication_group", **args)["ReplicationGroup"]
+        except _Busy:  # creating or modifying: a later pass deletes it
+            return
+        except AwsError as e:
+            if e.code != _MISSING:
+                raise
+            self.groups.forget(desired.name)
+            return
+        self.groups.put(desired.name, group)

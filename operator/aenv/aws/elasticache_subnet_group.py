@@ -1,0 +1,145 @@
+"""ElastiCache cache subnet groups (kind elasticache.subnet_group): the subnets the cache's nodes go in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..api.spec import DeletionPolicy
+from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
+from ..plan.types import Desired, Observation
+from . import session
+from .component import AwsTarget
+from .errors import TransientError, classify
+from .listing import Listing
+from .tagging import tags_by_arn
+from .vpc import Network
+
+KIND = "elasticache.subnet_group"
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+class CacheSubnetGroups:
+    """One paginated describe_cache_subnet_groups and one tagging-API page set per interval for every
+    environment; list_tags_for_resource only for a group the tagging API does not show."""
+
+    def __init__(self, target: AwsTarget) -> None:
+        self.elasticache = session.client("elasticache", target.region, target.endpoint)
+        self.network = Network.of(target)
+        self.groups = Listing(self._list_groups)
+        tagging = session.client("resourcegroupstaggingapi", target.region, target.endpoint)
+        self.tags = tags_by_arn(tagging, "elasticache")
+
+    def _list_groups(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for page in self.elasticache.get_paginator("describe_cache_subnet_groups").paginate():
+            for group in page.get("CacheSubnetGroups", []):
+                if group["CacheSubnetGroupName"].startswith("aenv-"):
+                    out[group["CacheSubnetGroupName"]] = group
+        return out
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.elasticache, method)(**kwargs)
+        except Exception as e:
+            raise classify(e) from e
+
+    def _group(self, name: str) -> dict[str, Any] | None:
+        try:
+            return self.groups.get(name)
+        except Exception as e:
+            raise classify(e) from e
+
+    def observe(self, desired: Desired) -> Observation:
+        group = self._group(desired.name)
+        if group is None:
+            return Observation.absent()
+        tags = self._tags(group["ARN"])
+        diff: dict[str, tuple[Any, Any]] = {}
+        immutable: tuple[str, ...] = ()
+        if desired.params:  # a lookup-only desired (deleting) has no parameters to compare
+            vpc, subnets = self.network.resolve(desired.params["vpc_id"], desired.params["subnet_ids"])
+            if group["VpcId"] != vpc:
+                immutable = ("vpc_id",)
+            have = tuple(sorted(s["SubnetIdentifier"] for s in group.get("Subnets", [])))
+            if have != subnets:
+                diff["subnet_ids"] = (have, subnets)
+            if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+                diff["tags"] = (tags, dict(desired.tags))
+        return Observation(
+            exists=True, ready=True, up_to_date=not diff, diff=diff, immutable=immutable,
+            outputs={"name": group["CacheSubnetGroupName"]},
+            owner=tags.get(TAG_UID), owner_environment=tags.get(TAG_ENVIRONMENT), state="available",
+        )
+
+    def _tags(self, arn: str) -> dict[str, str]:
+        try:
+            tags = self.tags.get(arn)
+        except Exception:  # noqa: BLE001 - the tagging API is optional (some endpoints lack it): ask the group
+            tags = None
+        if tags is None:  # untagged, or tagged after the listing was made
+            tags = {t["Key"]: t["Value"] for t in
+                    self._call("list_tags_for_resource", ResourceName=arn).get("TagList", [])}
+            self.tags.put(arn, tags)
+        return tags
+
+    def create(self, desired: Desired) -> Observation:
+        _, subnets = self.network.resolve(desired.params["vpc_id"], desired.params["subnet_ids"])
+        try:
+            group = self.elasticache.create_cache_subnet_group(
+                CacheSubnetGroupName=desired.name, CacheSubnetGroupDescription=desired.params["description"],
+                SubnetIds=list(subnets), Tags=_tag_list(dict(desired.tags)))["CacheSubnetGroup"]
+        except ClientError as e:
+            if _code(e) != "CacheSubnetGroupAlreadyExists":
+                raise classify(e) from e
+            self.groups.expire()  # made by someone else since the listing: observe what is there
+        except Exception as e:
+            raise classify(e) from e
+        else:
+            self.groups.put(desired.name, group)
+            self.tags.put(group["ARN"], dict(desired.tags))
+        return self.observe(desired)
+
+    def update(self, desired: Desired, observed: Observation) -> Observation:
+        if "subnet_ids" in observed.diff:
+            group = self._call("modify_cache_subnet_group", CacheSubnetGroupName=desired.name,
+                               SubnetIds=list(observed.diff["subnet_ids"][1]))["CacheSubnetGroup"]
+            self.groups.put(desired.name, group)
+        if "tags" in observed.diff:
+            arn = self._arn(desired.name)
+            have = observed.diff["tags"][0]
+            if TAG_RELEASED in have:  # ElastiCache refuses to remove a tag that is not there
+                self._call("remove_tags_from_resource", ResourceName=arn, TagKeys=[TAG_RELEASED])
+            self._call("add_tags_to_resource", ResourceName=arn, Tags=_tag_list(dict(desired.tags)))
+            self.tags.put(arn, {**{k: v for k, v in have.items() if k != TAG_RELEASED}, **desired.tags})
+        return self.observe(desired)
+
+    def _arn(self, name: str) -> str:
+        group = self._group(name)
+        assert group is not None, name  # observed just before
+        return str(group["ARN"])
+
+    def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
+        if policy == "Retain":
+            arn = self._arn(desired.name)
+            self._call("add_tags_to_resource", ResourceName=arn, Tags=[{"Key": TAG_RELEASED, "Value": "true"}])
+            self.tags.forget(arn)
+            return
+        try:  # Snapshot: a subnet group holds no data
+            self.elasticache.delete_cache_subnet_group(CacheSubnetGroupName=desired.name)
+        except ClientError as e:
+            if _code(e) == "CacheSubnetGroupInUse":  # the replication group is still being deleted
+                raise TransientError(f"{desired.name} is still used by a cache cluster; retrying") from e
+            if _code(e) != "CacheSubnetGroupNotFoundFault":
+                raise classify(e) from e
+        except Exception as e:
+            raise classify(e) from e
+        self.groups.forget(desired.name)

@@ -1,0 +1,193 @@
+"""KMS customer-managed keys (kind kms.key): the environment's key, found by its alias."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..api.spec import DeletionPolicy
+from ..naming import TAG_COMPONENT, TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
+from ..plan.types import Desired, Observation
+from . import session
+from .component import AwsTarget
+from .errors import classify
+from .listing import Listing
+from .tagging import tags_by_arn
+
+KIND = "kms.key"
+GONE_STATES = {"PendingDeletion", "PendingReplicaDeletion"}
+MINIMUM_DELETION_WINDOW_DAYS = 7
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _kms_tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"TagKey": k, "TagValue": v} for k, v in tags.items()]
+
+
+class KmsKeys:
+    """One paginated list_aliases and one tagging-API page set per interval for every environment; per key and
+    interval one describe_key (its state: no batch call returns it) and, for an enabled key, one
+    get_key_rotation_status (no batch call returns it either)."""
+
+    def __init__(self, target: AwsTarget) -> None:
+        self.kms = session.client("kms", target.region, target.endpoint)
+        self.tagging = session.client("resourcegroupstaggingapi", target.region, target.endpoint)
+        self.aliases = Listing(self._list_aliases)  # alias name -> target key id
+        self.tags = tags_by_arn(self.tagging, "kms")
+
+    def _list_aliases(self) -> dict[str, str]:
+        out = {}
+        for page in self.kms.get_paginator("list_aliases").paginate():
+            for alias in page.get("Aliases", []):
+                if alias["AliasName"].startswith("alias/aenv-") and "TargetKeyId" in alias:
+                    out[alias["AliasName"]] = alias["TargetKeyId"]
+        return out
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.kms, method)(**kwargs)
+        except Exception as e:
+            raise classify(e) from e
+
+    def _key(self, alias: str) -> dict[str, Any] | None:
+        """The metadata of the key the alias names, or None when there is none or it is pending deletion."""
+        try:
+            key_id = self.aliases.get(alias)
+            meta: dict[str, Any] | None = self.kms.describe_key(KeyId=key_id)["KeyMetadata"] if key_id else None
+        except ClientError as e:
+            if _code(e) == "NotFoundException":
+                return None
+            raise classify(e) from e
+        except Exception as e:
+            raise classify(e) from e
+        return None if meta is None or meta["KeyState"] in GONE_STATES else meta
+
+    def observe(self, desired: Desired) -> Observation:
+        meta = self._key(desired.name)
+        if meta is None:
+            return Observation.absent()
+        key_id, state = meta["KeyId"], meta["KeyState"]
+        tags = self._tags(meta["Arn"], key_id)
+        diff: dict[str, tuple[Any, Any]] = {}
+        immutable: tuple[str, ...] = ()
+        if desired.params:  # a lookup-only desired (deleting) has no parameters to compare
+            p = desired.params
+            if meta.get("KeySpec") != p["key_spec"]:
+                immutable = ("key_spec",)
+            if state == "Disabled":
+                diff["enabled"] = (False, True)
+            elif state == "Enabled":
+                rotation = bool(self._call("get_key_rotation_status", KeyId=key_id)["KeyRotationEnabled"])
+                if rotation != p["rotation"]:
+                    diff["rotation"] = (rotation, p["rotation"])
+            if meta.get("Description", "") != p["description"]:
+                diff["description"] = (meta.get("Description", ""), p["description"])
+            if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+                diff["tags"] = (tags, dict(desired.tags))
+        return Observation(
+            exists=True, ready=state == "Enabled", up_to_date=not diff, diff=diff, immutable=immutable,
+            outputs={"id": key_id, "arn": meta["Arn"]},
+            owner=tags.get(TAG_UID), owner_environment=tags.get(TAG_ENVIRONMENT), state=state.lower(),
+        )
+
+    def _tags(self, arn: str, key_id: str) -> dict[str, str]:
+        try:
+            tags = self.tags.get(arn)
+        except Exception:  # noqa: BLE001 - the tagging API is optional (some endpoints lack it): ask the key
+            tags = None
+        if tags is None:  # untagged, or tagged after the listing was made
+            found = self._call("list_resource_tags", KeyId=key_id).get("Tags", [])
+            tags = {t["TagKey"]: t["TagValue"] for t in found}
+            self.tags.put(arn, tags)
+        return tags
+
+    def _orphan(self, desired: Desired) -> str | None:
+        """A key this environment made whose alias never was (a crash in between): reused, not duplicated."""
+        mine = [{"Key": k, "Values": [desired.tags[k]]} for k in (TAG_UID, TAG_COMPONENT)]
+        try:
+            pages = list(self.tagging.get_paginator("get_resources").paginate(
+                ResourceTypeFilters=["kms"], TagFilters=mine))
+        except Exception as e:
+            raise classify(e) from e
+        for item in (i for page in pages for i in page.get("ResourceTagMappingList", [])):
+            if any(t["Key"] == TAG_RELEASED for t in item.get("Tags", [])):
+                continue
+            meta = self._call("describe_key", KeyId=item["ResourceARN"])["KeyMetadata"]
+            if meta["KeyState"] not in GONE_STATES:
+                return str(meta["KeyId"])
+        return None
+
+    def create(self, desired: Desired) -> Observation:
+        p = desired.params
+        key_id = self._orphan(desired)
+        if key_id is None:
+            meta = self._call("create_key", Description=p["description"], KeySpec=p["key_spec"],
+                              KeyUsage="ENCRYPT_DECRYPT", Tags=_kms_tags(dict(desired.tags)))["KeyMetadata"]
+            key_id = meta["KeyId"]
+            self.tags.put(meta["Arn"], dict(desired.tags))
+        if p["rotation"]:
+            self._call("enable_key_rotation", KeyId=key_id)
+        try:
+            self.kms.create_alias(AliasName=desired.name, TargetKeyId=key_id)
+        except ClientError as e:
+            if _code(e) != "AlreadyExistsException":
+                raise classify(e) from e
+            self.aliases.expire()
+            if self._key(desired.name) is None:  # it names a key pending deletion: point it at this one
+                self._call("update_alias", AliasName=desired.name, TargetKeyId=key_id)
+            else:  # made by someone else since the listing: observe what it names; this key stays an orphan
+                return self.observe(desired)
+        except Exception as e:
+            raise classify(e) from e
+        self.aliases.put(desired.name, key_id)
+        return self.observe(desired)
+
+    def update(self, desired: Desired, observed: Observation) -> Observation:
+        key_id, diff = observed.outputs["id"], observed.diff
+        if "enabled" in diff:
+            self._call("enable_key", KeyId=key_id)
+        if "rotation" in diff or "enabled" in diff:  # rotation of a disabled key is not readable: set it anyway
+            self._call("enable_key_rotation" if desired.params["rotation"] else "disable_key_rotation", KeyId=key_id)
+        if "description" in diff:
+            self._call("update_key_description", KeyId=key_id, Description=desired.params["description"])
+        if "tags" in diff:
+            have = diff["tags"][0]
+            if TAG_RELEASED in have:
+                self._call("untag_resource", KeyId=key_id, TagKeys=[TAG_RELEASED])
+            self._call("tag_resource", KeyId=key_id, Tags=_kms_tags(dict(desired.tags)))
+            self.tags.put(observed.outputs["arn"], {**{k: v for k, v in have.items() if k != TAG_RELEASED},
+                                                    **desired.tags})
+        return self.observe(desired)
+
+    def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
+        """Delete schedules the key's deletion after KMS's minimum window (7 days; it counts as gone from then on)
+        and removes the alias. Snapshot and Retain keep the key, tagged released: the final snapshots and
+        backups it encrypted must stay readable, so it has to outlive them. Snapshot removes the alias (the
+        environment is gone, and a snapshot names its key by ARN); Retain keeps it, so that an environment
+        created again with the same name adopts the key."""
+        key_id = observed.outputs["id"]
+        if policy != "Delete":
+            self._call("tag_resource", KeyId=key_id, Tags=[{"TagKey": TAG_RELEASED, "TagValue": "true"}])
+            self.tags.forget(observed.outputs["arn"])
+            if policy == "Retain":
+                return
+        else:  # scheduled before the alias goes, so that a crash in between cannot lose track of a live key
+            try:  # the key id: moto fails with the ARN
+                self.kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=MINIMUM_DELETION_WINDOW_DAYS)
+            except ClientError as e:
+                if _code(e) != "KMSInvalidStateException":  # already pending deletion
+                    raise classify(e) from e
+            except Exception as e:
+                raise classify(e) from e
+        try:
+            self.kms.delete_alias(AliasName=desired.name)
+        except ClientError as e:
+            if _code(e) != "NotFoundException":
+                raise classify(e) from e
+        except Exception as e:
+            raise classify(e) from e
+        self.aliases.forget(desired.name)

@@ -1,0 +1,144 @@
+"""The SNS topic the environment's alarms notify (kind sns.alarm_topic), with an email subscription per
+spec.monitoring.notificationTargets email. topicArn targets are not subscribed: the alarms notify them directly.
+
+Email subscriptions wait for the recipient to confirm (AWS lists them as PendingConfirmation; moto confirms at
+once). A pending subscription cannot be removed: when its address leaves the spec it lapses unconfirmed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..api.spec import DeletionPolicy
+from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
+from ..plan.types import Desired, Observation
+from . import session
+from .component import AwsTarget
+from .errors import classify
+from .listing import Listing
+from .tagging import tags_by_arn
+
+KIND = "sns.alarm_topic"
+PENDING = "PendingConfirmation"
+
+
+class SnsAlarmTopics:
+    """Three batch listings per interval for all environments: ListTopics, ListSubscriptions and the tags of every
+    aenv topic; no per-topic call at idle."""
+
+    def __init__(self, target: AwsTarget) -> None:
+        self.sns = session.client("sns", target.region, target.endpoint)
+        self.topics = Listing(self._list_topics)
+        self.subscriptions = Listing(self._list_subscriptions)
+        self.tags = tags_by_arn(session.client("resourcegroupstaggingapi", target.region, target.endpoint), "sns")
+
+    def _list_topics(self) -> dict[str, str]:
+        out = {}
+        for page in self.sns.get_paginator("list_topics").paginate():
+            for topic in page.get("Topics", []):
+                name = topic["TopicArn"].rsplit(":", 1)[-1]
+                if name.startswith("aenv-"):
+                    out[name] = topic["TopicArn"]
+        return out
+
+    def _list_subscriptions(self) -> dict[str, list[tuple[str, str]]]:
+        """Topic ARN -> (email, subscription ARN or PendingConfirmation) of its email subscriptions."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        for page in self.sns.get_paginator("list_subscriptions").paginate():
+            for sub in page.get("Subscriptions", []):
+                if sub.get("Protocol") == "email" and ":aenv-" in sub.get("TopicArn", ""):
+                    out.setdefault(sub["TopicArn"], []).append((sub["Endpoint"], sub["SubscriptionArn"]))
+        return out
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.sns, method)(**kwargs)
+        except Exception as e:
+            raise classify(e) from e
+
+    def _get(self, listing: Listing[Any], name: str) -> Any:
+        try:
+            return listing.get(name)
+        except Exception as e:
+            raise classify(e) from e
+
+    def observe(self, desired: Desired) -> Observation:
+        arn = self._get(self.topics, desired.name)
+        if arn is None:
+            return Observation.absent()
+        tags = self._tags(arn)
+        diff: dict[str, tuple[Any, Any]] = {}
+        if desired.params:  # a lookup-only desired (deleting) has no parameters to compare
+            subs = self._get(self.subscriptions, arn) or []
+            have, want = {email for email, _ in subs}, set(desired.params["emails"])
+            removable = {email for email, sub in subs if email not in want and sub != PENDING}
+            if want - have or removable:
+                diff["subscriptions"] = (sorted(have), sorted(want))
+            if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+                diff["tags"] = (tags, dict(desired.tags))
+        return Observation(
+            exists=True, ready=True, up_to_date=not diff, diff=diff, outputs={"arn": arn}, state="available",
+            owner=tags.get(TAG_UID), owner_environment=tags.get(TAG_ENVIRONMENT),
+        )
+
+    def _tags(self, arn: str) -> dict[str, str]:
+        try:
+            tags = self.tags.get(arn)
+        except Exception:  # noqa: BLE001 - the tagging API is optional (some endpoints lack it): ask the topic
+            tags = None
+        if tags is None:  # untagged, or tagged after the listing was made
+            listed = self._call("list_tags_for_resource", ResourceArn=arn).get("Tags", [])
+            tags = {t["Key"]: t["Value"] for t in listed}
+            self.tags.put(arn, tags)
+        return tags
+
+    def create(self, desired: Desired) -> Observation:
+        try:
+            # Idempotent: an existing topic of that name with the same tags is returned, not duplicated.
+            arn = self.sns.create_topic(Name=desired.name, Tags=[{"Key": k, "Value": v}
+                                                                for k, v in desired.tags.items()])["TopicArn"]
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "InvalidParameter":
+                raise classify(e) from e
+            self.topics.expire()  # the name is taken by a topic with other tags: observe what is there
+            observed = self.observe(desired)
+            if not observed.exists:
+                raise classify(e) from e
+            return observed
+        except Exception as e:
+            raise classify(e) from e
+        self.topics.put(desired.name, arn)
+        observed = self.observe(desired)
+        if observed.owner == desired.tags.get(TAG_UID) and not observed.up_to_date:
+            return self.update(desired, observed)  # subscribe now, on a topic known to be this environment's
+        return observed
+
+    def update(self, desired: Desired, observed: Observation) -> Observation:
+        arn = observed.outputs["arn"]
+        if "subscriptions" in observed.diff:
+            subs = self._get(self.subscriptions, arn) or []
+            want = set(desired.params["emails"])
+            for email in sorted(want - {email for email, _ in subs}):
+                self._call("subscribe", TopicArn=arn, Protocol="email", Endpoint=email)
+            for email, sub in subs:
+                if email not in want and sub != PENDING:
+                    self._call("unsubscribe", SubscriptionArn=sub)
+            self.subscriptions.expire()
+        if "tags" in observed.diff:
+            self._call("untag_resource", ResourceArn=arn, TagKeys=[TAG_RELEASED])
+            self._call("tag_resource", ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in desired.tags.items()])
+            now = {**observed.diff["tags"][0], **desired.tags}
+            self.tags.put(arn, {k: v for k, v in now.items() if k != TAG_RELEASED})
+        return self.observe(desired)
+
+    def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
+        arn = observed.outputs["arn"]
+        if policy == "Retain":
+            self._call("tag_resource", ResourceArn=arn, Tags=[{"Key": TAG_RELEASED, "Value": "true"}])
+            self.tags.forget(arn)
+        else:  # Snapshot: a topic holds no data at rest; deleting it deletes its subscriptions
+            self._call("delete_topic", TopicArn=arn)
+            self.topics.forget(desired.name)
+            self.tags.forget(arn)

@@ -1,0 +1,86 @@
+"""spec.workloads -> the Kubernetes objects aenv runs them as: pod templates, ReplicaSets, Services. Pure.
+
+Each revision of a workload's pod template runs as its own ReplicaSet, named after the workload and the
+template's hash, so a rollout can hold two revisions side by side. Services select by revision:
+`<workload>` (all ready pods of the workload — traffic by replica ratio — or, in blue-green, the active
+revision), `<workload>-stable` and `<workload>-canary` (for traffic routers), `<workload>-preview`
+(blue-green).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from ..api import API_VERSION, KIND
+from ..api.spec import EnvironmentSpec, Workload
+from ..naming import EnvironmentRef
+from .connection import secret_name
+
+LABEL_ENV = "aenv.dev/environment"
+LABEL_WORKLOAD = "aenv.dev/workload"
+LABEL_REVISION = "aenv.dev/revision"
+MANAGED = {"app.kubernetes.io/managed-by": "aenv"}
+
+
+def service_account(env: EnvironmentRef) -> str:
+    """The workloads' ServiceAccount: the IAM role's IRSA trust names exactly this one."""
+    return f"aenv-{env.name}-workloads"
+
+
+def owner(env: EnvironmentRef) -> dict[str, Any]:
+    return {"apiVersion": API_VERSION, "kind": KIND, "name": env.name, "uid": env.uid, "controller": True,
+            "blockOwnerDeletion": True}
+
+
+def _meta(env: EnvironmentRef, name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"name": name, "namespace": env.namespace, "labels": {**MANAGED, LABEL_ENV: env.name, **(labels or {})},
+            "ownerReferences": [owner(env)]}
+
+
+def pod_template(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": w.name, "image": w.image,
+        "ports": [{"name": "http", "containerPort": w.port}],
+        "envFrom": [{"secretRef": {"name": secret_name(env.name)}}],
+        "env": [{"name": e.name, "value": e.value} for e in w.env],
+        "readinessProbe": {"tcpSocket": {"port": w.port}, "periodSeconds": 5},
+    }
+    if w.resources is not None:
+        container["resources"] = w.resources.wire()
+    return {
+        "metadata": {"labels": {LABEL_ENV: env.name, LABEL_WORKLOAD: w.name}},
+        "spec": {"serviceAccountName": service_account(env), "containers": [container]},
+    }
+
+
+def revision(template: dict[str, Any]) -> str:
+    """A stable hash of the pod template: the same spec always gives the same revision."""
+    return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def replica_set_name(w: str, rev: str) -> str:
+    return f"{w}-{rev}"
+
+
+def replica_set(env: EnvironmentRef, w: Workload, template: dict[str, Any], rev: str, replicas: int) -> dict[str, Any]:
+    labels = {LABEL_WORKLOAD: w.name, LABEL_REVISION: rev}
+    tpl = {**template, "metadata": {"labels": {**template["metadata"]["labels"], LABEL_REVISION: rev}}}
+    return {
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": _meta(env, replica_set_name(w.name, rev), labels),
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {LABEL_ENV: env.name, **labels}},
+                 "template": tpl},
+    }
+
+
+def service(env: EnvironmentRef, w: Workload, suffix: str, rev: str | None) -> dict[str, Any]:
+    """A Service for the workload; with a revision it selects only that revision's pods."""
+    selector = {LABEL_ENV: env.name, LABEL_WORKLOAD: w.name, **({LABEL_REVISION: rev} if rev else {})}
+    name = f"{w.name}-{suffix}" if suffix else w.name
+    return {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": _meta(env, name, {LABEL_WORKLOAD: w.name}),
+        "spec": {"selector": selector, "ports": [{"name": "http", "port": 80, "targetPort": w.port}]},
+    }
