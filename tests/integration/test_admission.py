@@ -41,6 +41,8 @@ def test_examples_pass_admission(kube: Kube, namespace: str, path: Path) -> None
      "spec.workloads[].uses must be"),
     (spec(queues=[{"name": "events"}], topics=[{"name": "alerts", "subscribers": ["nope"]}]), "spec.topics",
      "must name a queue in spec.queues"),
+    (spec(queues=[{"name": "events", "fifo": True}], topics=[{"name": "alerts", "subscribers": ["events"]}]),
+     "spec.topics", "FIFO for a FIFO topic"),
     (spec(database={"engineVersion": "14"}), "spec.database.engineVersion", "should match"),
     (spec(rollout={"strategy": "canary", "canary": {"steps": [{"setWeight": 10, "pause": {}}]}}),
      "spec.rollout.canary.steps[0]", "a step sets exactly one of"),
@@ -62,3 +64,19 @@ def test_immutable_fields_are_refused_on_update(kube: Kube, namespace: str) -> N
     assert "spec.aws.mode" in message and "immutable" in message
     message = rejected(lambda: kube.patch_spec(namespace, "env", {"queues": [{"name": "events", "fifo": True}]}))
     assert "spec.queues[0].fifo" in message and "immutable" in message
+
+
+@pytest.mark.parametrize(("before", "after", "field"), [
+    ({"cache": {}}, {"cache": {"engine": "valkey"}}, "spec.cache.engine"),
+    ({"cache": {"transitEncryption": True}}, {"cache": {"transitEncryption": False}}, "spec.cache.transitEncryption"),
+    ({"database": {"storageGiB": 100}}, {"database": {"storageGiB": 50}}, "spec.database.storageGiB"),
+    ({"database": {}}, {"database": {"databaseName": "other"}}, "spec.database.databaseName"),
+])
+def test_changes_aws_cannot_make_in_place_are_refused(kube: Kube, namespace: str, before: dict[str, Any],
+                                                      after: dict[str, Any], field: str) -> None:
+    # Admission is all this test is about: mode ack builds nothing yet, so nothing is made in AWS.
+    kube.create_env(namespace, "env", {**spec(**before, deletionPolicy="Delete"),
+                                       "aws": {"region": "us-east-1", "mode": "ack"}})
+    message = rejected(lambda: kube.custom.patch_namespaced_custom_object(
+        "aenv.dev", "v1alpha1", namespace, "analyticsenvironments", "env", {"spec": after}, dry_run="All"))
+    assert field in message and ("immutable" in message or "cannot shrink" in message), message

@@ -38,3 +38,11 @@ def validations(*rules: dict[str, str]) -> dict[str, Any]:
 def exactly_one(*fields: str) -> str:
     """A CEL rule that holds when exactly one of the given optional fields is set."""
     return " + ".join(f"(has(self.{f}) ? 1 : 0)" for f in fields) + " == 1"
+
+
+def immutable(field: str, default: str, what: str) -> dict[str, str]:
+    """A transition rule: `field` (with its default when left out) may not change once set."""
+    def value(obj: str) -> str:
+        return f"(has({obj}.{field}) ? {obj}.{field} : {default})"
+
+    return cel(f"{value('self')} == {value('oldSelf')}", f"{field} is immutable: {what}", f".{field}")

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from .base import ApiModel, cel, validations
+from .base import ApiModel, cel, immutable, validations
 from .rollout import Rollout
 
 Tier = Literal["dev", "staging", "prod"]
@@ -44,7 +44,11 @@ class Aws(ApiModel, json_schema_extra=validations(
         default_factory=list, max_length=16, description="Private subnets for the cache and the database.")
 
 
-class Cache(ApiModel):
+class Cache(ApiModel, json_schema_extra=validations(
+    immutable("engine", "'redis'", "ElastiCache cannot switch engines in place; create a new environment"),
+    immutable("transitEncryption", "true", "ElastiCache cannot change TLS on an existing replication group"),
+    immutable("atRestEncryption", "true", "ElastiCache cannot change at-rest encryption of a replication group"),
+)):
     engine: Literal["redis", "valkey"] = "redis"
     engine_version: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+){0,2}$")
     node_type: str | None = Field(default=None, pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
@@ -55,7 +59,11 @@ class Cache(ApiModel):
     snapshot_retention_days: int | None = Field(default=None, ge=0, le=35)
 
 
-class Database(ApiModel):
+class Database(ApiModel, json_schema_extra=validations(
+    immutable("databaseName", "'analytics'", "RDS cannot rename the initial database"),
+    cel("!has(self.storageGiB) || !has(oldSelf.storageGiB) || self.storageGiB >= oldSelf.storageGiB",
+        "storageGiB cannot shrink: RDS storage only grows", ".storageGiB"),
+)):
     engine: Literal["postgres"] = "postgres"
     engine_version: str = Field(default="16", pattern=r"^(1[5-9]|[2-9][0-9])(\.[0-9]+)?$",
                                 description="PostgreSQL 15 or newer.")
@@ -85,7 +93,10 @@ class Queue(ApiModel, json_schema_extra=validations(
     dead_letter: DeadLetter = Field(default_factory=DeadLetter)
 
 
-class Topic(ApiModel):
+class Topic(ApiModel, json_schema_extra=validations(
+    cel("(has(self.fifo) && self.fifo) == (has(oldSelf.fifo) && oldSelf.fifo)",
+        "fifo is immutable: SNS cannot turn a topic into a FIFO topic or back; add a new topic instead", ".fifo"),
+)):
     name: LogicalName
     fifo: bool = False
     subscribers: list[LogicalName] = Field(default_factory=list, max_length=20,
@@ -184,15 +195,16 @@ _USES_RULE = (
 )
 _SUBSCRIBERS_RULE = (
     "!has(self.topics) || self.topics.all(t, !has(t.subscribers) || "
-    "t.subscribers.all(s, has(self.queues) && self.queues.exists(q, q.name == s)))"
+    "t.subscribers.all(s, has(self.queues) && self.queues.exists(q, q.name == s && "
+    "(has(q.fifo) && q.fifo) == (has(t.fifo) && t.fifo))))"
 )
 
 
 class EnvironmentSpec(ApiModel, json_schema_extra=validations(
     cel(_USES_RULE, "every entry of spec.workloads[].uses must be cache, database, gateway or secrets "
                     "(when that section is set) or the name of a queue or topic in spec", ".workloads"),
-    cel(_SUBSCRIBERS_RULE, "every entry of spec.topics[].subscribers must name a queue in spec.queues",
-        ".topics"),
+    cel(_SUBSCRIBERS_RULE, "every entry of spec.topics[].subscribers must name a queue in spec.queues, "
+                           "FIFO for a FIFO topic and standard for a standard one", ".topics"),
     cel("!has(self.gateway) || !has(self.gateway.workload) || "
         "(has(self.workloads) && self.workloads.exists(w, w.name == self.gateway.workload))",
         "spec.gateway.workload must name a workload in spec.workloads", ".gateway.workload"),
@@ -227,9 +239,14 @@ class EnvironmentSpec(ApiModel, json_schema_extra=validations(
         for i, w in enumerate(self.workloads):
             if unknown := [u for u in w.uses if u not in known]:
                 raise ValueError(f"spec.workloads[{i}].uses: {', '.join(unknown)} is not in this spec")
+        fifo = {q.name: q.fifo for q in self.queues}
         for i, t in enumerate(self.topics):
             if unknown := [s for s in t.subscribers if s not in queues]:
                 raise ValueError(f"spec.topics[{i}].subscribers: {', '.join(unknown)} is not a queue in spec.queues")
+            if mismatched := [s for s in t.subscribers if fifo[s] != t.fifo]:
+                kind = "FIFO" if t.fifo else "standard"
+                raise ValueError(f"spec.topics[{i}].subscribers: {', '.join(mismatched)} must be {kind} queues "
+                                 f"like the topic")
         if self.gateway and self.gateway.workload and self.gateway.workload not in {w.name for w in self.workloads}:
             raise ValueError(f"spec.gateway.workload: {self.gateway.workload} is not in spec.workloads")
         return self
