@@ -9,8 +9,8 @@ cache="${AENV_CACHE:-$HOME/.cache/aenv}"
 mkdir -p "$cache"
 log() { echo "setup: $*" >&2; }
 
-# Debian packages the local environment and the tests use.
-apt_packages=(ca-certificates procps git make)
+# Debian packages the local environment and the tests use (Prometheus: the analysis provider's real server).
+apt_packages=(ca-certificates procps git make prometheus)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if ((${#missing[@]})); then
