@@ -17,6 +17,7 @@ from .reconcile import Environment, Outcome, finalize, reconcile
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 RESYNC_SECONDS = float(os.environ.get("AENV_RESYNC_SECONDS", "60"))
+ROLLOUT_SECONDS = float(os.environ.get("AENV_ROLLOUT_SECONDS", "2"))
 
 # kopf may run a change handler and the resync timer of one environment at the same time.
 _locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
@@ -43,7 +44,7 @@ def _now() -> str:
 def _environment(body: kopf.Body) -> Environment:
     meta = body["metadata"]
     return Environment(meta["namespace"], meta["name"], meta["uid"], int(meta.get("generation", 0)),
-                       body.get("spec", {}), body.get("status", {}))
+                       body.get("spec", {}), body.get("status", {}), meta.get("annotations", {}))
 
 
 def _apply(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
@@ -75,6 +76,25 @@ def on_change(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     outcome = _run(body, patch, deleting=False)
     if outcome.retry_after is not None:
         raise kopf.TemporaryError("waiting for AWS", delay=outcome.retry_after)
+
+
+def _rolling(status: kopf.Status, **_: Any) -> bool:
+    """A workload is mid-rollout (or not yet deployed): its steps need a closer eye than the resync."""
+    return any((w.get("rollout") or {}).get("phase", "Healthy") != "Healthy" or not w.get("stable")
+               for w in status.get("workloads", []))
+
+
+@kopf.on.update(*RESOURCE, id="rollout-command", field="metadata.annotations")
+def on_command(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    """`aenv promote|abort|retry|undo` write an annotation: act on it now, not at the next timer."""
+    _run(body, patch, deleting=False)
+
+
+@kopf.timer(*RESOURCE, id="rollout", interval=ROLLOUT_SECONDS, when=_rolling)
+def rollout(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    if body["metadata"].get("deletionTimestamp"):
+        return
+    _run(body, patch, deleting=False)
 
 
 @kopf.timer(*RESOURCE, id="resync", interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)

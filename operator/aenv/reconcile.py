@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,7 +16,7 @@ from .api.spec import DeletionPolicy
 from .api.status import ManagedResource, QueueStatus
 from .aws.component import AwsTarget, Registry
 from .aws.errors import AwsError, TransientError
-from .kube import connection_secret
+from .kube import connection_secret, workloads
 from .naming import EnvironmentRef
 from .plan import conditions as cond
 from .plan import connection
@@ -36,6 +37,7 @@ class Outcome:
     transitions: list[cond.Transition]
     retry_after: float | None = None  # work is left that should not wait for the resync timer
     done: bool = True  # deletion: every resource is gone or retained
+    rolling: bool = False  # a workload's rollout is under way: check it often
 
 
 @dataclass
@@ -73,9 +75,11 @@ class Environment:
     """One AnalyticsEnvironment as read from the API server."""
 
     def __init__(self, namespace: str, name: str, uid: str, generation: int,
-                 spec: Mapping[str, Any], status: Mapping[str, Any]) -> None:
+                 spec: Mapping[str, Any], status: Mapping[str, Any],
+                 annotations: Mapping[str, str] | None = None) -> None:
         self.ref = EnvironmentRef(namespace, name, uid)
         self.generation = generation
+        self.annotations = dict(annotations or {})
         self.raw_spec = dict(spec)
         self.raw_status = {k: v for k, v in status.items() if k in _STATUS_FIELDS}
         self.status = EnvironmentStatus.model_validate(self.raw_status)
@@ -92,7 +96,8 @@ def clients_for(spec: EnvironmentSpec) -> tuple[Registry, AwsTarget]:
 
 
 def implemented(component: str, desired: list[Desired], clients: Registry) -> bool:
-    return BY_NAME[component].plan is not None and all(d.kind in clients for d in desired if d.component == component)
+    c = BY_NAME[component]
+    return c.in_cluster or (c.plan is not None and all(d.kind in clients for d in desired if d.component == component))
 
 
 def _act(env: EnvironmentRef, d: Desired, client: aws.ResourceClient) -> tuple[Observation, str | None]:
@@ -174,13 +179,22 @@ def reconcile(env: Environment, now: str) -> Outcome:
     kept = [r for k, r in inventory.items() if k not in gone]
 
     connection = _write_connection_secret(env.ref, spec, outputs, progress)
-    results = [progress.result(c, implemented(c, desired, clients)) for c in components]
+    results = [progress.result(c, implemented(c, desired, clients)) for c in components if c != "workloads"]
     if "connection" in progress.failures:
         results.append(progress.result("connection", True))
     status = replace_status(env.status, resources=kept, queues=_queue_status(spec, outputs),
                             connection_secret=connection)
+    events: list[cond.Transition] = []
+    if spec.workloads:
+        rolled = workloads.reconcile(env.ref, spec, env.status.workloads, env.annotations, outputs,
+                                     datetime.fromisoformat(now.replace("Z", "+00:00")))
+        results.append(rolled.component)
+        status = replace_status(status, workloads=rolled.statuses)
+        events = rolled.events
     retry = bool(progress.waiting) or progress.transient
-    return _finish(env, status, results, now, retry=retry)
+    outcome = _finish(env, status, results, now, retry=retry)
+    rolling = any(r.component == "workloads" and r.state == "progressing" for r in results)
+    return replace(outcome, transitions=[*outcome.transitions, *events], rolling=rolling)
 
 
 def _retire(env: EnvironmentRef, resources: list[ManagedResource], clients: Registry,

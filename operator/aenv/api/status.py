@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from ..rollouts.state import RolloutState
 from .base import ApiModel
 
 Phase = Literal["Provisioning", "Ready", "Failed", "Deleting"]
@@ -43,6 +44,7 @@ class WorkloadStatus(ApiModel):
     step: int | None = None
     weight: int | None = None
     phase: str | None = None
+    rollout: RolloutState | None = None
 
 
 class ManagedResource(ApiModel):

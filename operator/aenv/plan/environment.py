@@ -19,7 +19,8 @@ class Component:
 
     name: str
     needed: Callable[[EnvironmentSpec], bool]
-    plan: Planner | None = None  # None: aenv does not build it yet
+    plan: Planner | None = None  # None: aenv does not build it in AWS
+    in_cluster: bool = False  # built in the cluster (kube/), not in AWS
 
 
 def _section(name: str) -> Callable[[EnvironmentSpec], bool]:
@@ -41,7 +42,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("gateway", _section("gateway"), gateway.plan),
     Component("monitoring", _section("monitoring"), monitoring.plan),
     Component("iam", _section("workloads"), iam.plan),
-    Component("workloads", _section("workloads")),
+    Component("workloads", _section("workloads"), in_cluster=True),
 )
 BY_NAME = {c.name: c for c in COMPONENTS}
 

@@ -22,6 +22,7 @@ LABEL_ENV = "aenv.dev/environment"
 LABEL_WORKLOAD = "aenv.dev/workload"
 LABEL_REVISION = "aenv.dev/revision"
 MANAGED = {"app.kubernetes.io/managed-by": "aenv"}
+CONNECTION_MOUNT = "/var/run/aenv/connection"  # the connection Secret as files, besides the environment variables
 
 
 def service_account(env: EnvironmentRef) -> str:
@@ -45,13 +46,15 @@ def pod_template(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload) -> dic
         "ports": [{"name": "http", "containerPort": w.port}],
         "envFrom": [{"secretRef": {"name": secret_name(env.name)}}],
         "env": [{"name": e.name, "value": e.value} for e in w.env],
+        "volumeMounts": [{"name": "connection", "mountPath": CONNECTION_MOUNT, "readOnly": True}],
         "readinessProbe": {"tcpSocket": {"port": w.port}, "periodSeconds": 5},
     }
     if w.resources is not None:
         container["resources"] = w.resources.wire()
     return {
         "metadata": {"labels": {LABEL_ENV: env.name, LABEL_WORKLOAD: w.name}},
-        "spec": {"serviceAccountName": service_account(env), "containers": [container]},
+        "spec": {"serviceAccountName": service_account(env), "containers": [container],
+                 "volumes": [{"name": "connection", "secret": {"secretName": secret_name(env.name)}}]},
     }
 
 
@@ -73,6 +76,13 @@ def replica_set(env: EnvironmentRef, w: Workload, template: dict[str, Any], rev:
         "spec": {"replicas": replicas, "selector": {"matchLabels": {LABEL_ENV: env.name, **labels}},
                  "template": tpl},
     }
+
+
+def service_account_object(env: EnvironmentRef, role_arn: str | None) -> dict[str, Any]:
+    meta = _meta(env, service_account(env))
+    if role_arn:
+        meta["annotations"] = {"eks.amazonaws.com/role-arn": role_arn}
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta}
 
 
 def service(env: EnvironmentRef, w: Workload, suffix: str, rev: str | None) -> dict[str, Any]:

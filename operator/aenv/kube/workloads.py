@@ -1,0 +1,201 @@
+"""The workloads: observe their ReplicaSets, Services, traffic and analysis; let the rollout engine decide;
+apply its actions. The decisions are the engine's (rollouts/engine.py); this module only does the I/O."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from ..api.rollout import Canary, Rollout, Step
+from ..api.spec import EnvironmentSpec, Workload
+from ..api.status import WorkloadStatus
+from ..naming import EnvironmentRef
+from ..plan import workloads as plan
+from ..plan.conditions import ComponentResult, Transition
+from ..rollouts import engine
+from ..rollouts.analysis import provider_for
+from ..rollouts.state import RolloutState
+from ..rollouts.traffic import WorkloadTraffic, router_for
+from ..rollouts.traffic.base import TrafficRoutingError
+from . import apply
+from .client import api
+
+log = logging.getLogger("aenv.workloads")
+
+# Without a rollout policy a new revision replaces the old one in one step, once its pods are ready.
+DEFAULT_POLICY = Rollout(strategy="canary", canary=Canary(steps=[Step(set_weight=100)]))
+COMMAND_ANNOTATION = "rollouts.aenv.dev/"
+
+
+@dataclass
+class Result:
+    statuses: list[WorkloadStatus] = field(default_factory=list)
+    events: list[Transition] = field(default_factory=list)
+    requeue_at: datetime | None = None
+    component: ComponentResult = field(
+        default_factory=lambda: ComponentResult("workloads", "ready", "RolloutsHealthy", "every workload is healthy"))
+
+
+def commands(annotations: Mapping[str, str]) -> dict[str, list[engine.Command]]:
+    """`rollouts.aenv.dev/<workload>: <kind>:<id>[:<revision>]`, as `aenv promote|abort|retry|undo` writes it."""
+    out: dict[str, list[engine.Command]] = defaultdict(list)
+    for key, value in annotations.items():
+        if not key.startswith(COMMAND_ANNOTATION):
+            continue
+        kind, _, rest = value.partition(":")
+        ident, _, revision = rest.partition(":")
+        if kind in ("promote", "promoteFull", "abort", "retry", "undo") and ident:
+            out[key.removeprefix(COMMAND_ANNOTATION)].append(engine.Command(
+                kind=kind, id=ident, revision=int(revision) if revision.isdigit() else None))  # type: ignore[arg-type]
+    return out
+
+
+@dataclass
+class _Observed:
+    """One list of ReplicaSets and one of Services per environment and pass."""
+
+    replica_sets: dict[str, dict[str, client.V1ReplicaSet]]  # workload -> revision -> object
+    selectors: dict[str, str | None]  # Service name -> the revision it selects (None: all)
+
+    @classmethod
+    def read(cls, env: EnvironmentRef) -> _Observed:
+        selector = f"{plan.LABEL_ENV}={env.name}"
+        sets: dict[str, dict[str, client.V1ReplicaSet]] = defaultdict(dict)
+        for rs in client.AppsV1Api(api()).list_namespaced_replica_set(env.namespace, label_selector=selector).items:
+            labels = (rs.metadata or client.V1ObjectMeta()).labels or {}
+            if plan.LABEL_WORKLOAD in labels and plan.LABEL_REVISION in labels:
+                sets[labels[plan.LABEL_WORKLOAD]][labels[plan.LABEL_REVISION]] = rs
+        selectors: dict[str, str | None] = {}
+        for s in client.CoreV1Api(api()).list_namespaced_service(env.namespace, label_selector=selector).items:
+            name = (s.metadata or client.V1ObjectMeta()).name
+            if name:
+                selectors[name] = ((s.spec or client.V1ServiceSpec()).selector or {}).get(plan.LABEL_REVISION)
+        return cls(sets, selectors)
+
+
+def reconcile(env: EnvironmentRef, spec: EnvironmentSpec, previous: Sequence[WorkloadStatus],
+              annotations: Mapping[str, str], outputs: Mapping[str, Mapping[str, Any]], now: datetime) -> Result:
+    apply.apply(plan.service_account_object(env, outputs.get("iam/role", {}).get("arn")))
+    observed = _Observed.read(env)
+    before = {s.name: s.rollout for s in previous}
+    wanted = commands(annotations)
+    result = Result()
+    problems: list[str] = []
+    busy: list[str] = []
+    for w in spec.workloads:
+        policy = w.rollout or spec.rollout or DEFAULT_POLICY
+        try:
+            state = _one(env, spec, w, policy, before.get(w.name) or RolloutState(), observed,
+                         wanted.get(w.name, []), now, result)
+        except (TrafficRoutingError, ApiException) as e:
+            problems.append(f"{w.name}: {e}")
+            state = before.get(w.name) or RolloutState()
+        result.statuses.append(WorkloadStatus(
+            name=w.name, stable=state.stable_revision, canary=state.canary_revision,
+            step=state.step if state.in_progress else None, weight=state.weight, phase=state.phase, rollout=state))
+        if state.phase in ("Aborted", "Degraded"):
+            problems.append(f"{w.name}: {state.phase}: {state.message}")
+        elif state.phase != "Healthy" or state.stable_revision is None:
+            busy.append(f"{w.name}: {state.phase} (step {state.step}, weight {state.weight}%)")
+    if problems:
+        result.component = ComponentResult("workloads", "failed", "RolloutFailed", "; ".join(problems))
+    elif busy:
+        result.component = ComponentResult("workloads", "progressing", "RolloutInProgress", "; ".join(busy))
+    return result
+
+
+def _one(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload, policy: Rollout, state: RolloutState,
+         observed: _Observed, cmds: list[engine.Command], now: datetime, result: Result) -> RolloutState:
+    template = plan.pod_template(env, spec, w)
+    revision = plan.revision(template)
+    sets = observed.replica_sets.get(w.name, {})
+    routing = policy.canary.traffic_routing if policy.canary is not None else None
+    router = router_for(routing, api())
+    traffic = WorkloadTraffic(env.namespace, w.name, routing, service_port=80,
+                              ready_stable=_ready(sets.get(state.stable_revision or "")),
+                              ready_canary=_ready(sets.get(state.canary_revision or "")))
+    _ensure_services(env, w, policy, state, observed)
+    measurements = []
+    for request in engine.due_measurements(state, policy, now):
+        m = provider_for(request.metric, region=spec.aws.region).measure(request.metric, now)
+        measurements.append(engine.Measurement(run=request.run, metric=request.metric.name, verdict=m.phase,
+                                               at=now, value=m.value if isinstance(m.value, float) else None))
+    obs = engine.Observations(
+        desired_revision=revision, replicas=w.replicas,
+        replica_sets={rev: engine.ReplicaSetObservation(replicas=rs.spec.replicas or 0, ready=_ready(rs))
+                      for rev, rs in sets.items()},
+        traffic_applied_weight=router.applied_weight(traffic) if policy.strategy == "canary" else None,
+        active_service=observed.selectors.get(w.name), preview_service=observed.selectors.get(f"{w.name}-preview"),
+        measurements=measurements, commands=cmds)
+    decision = engine.step(state, policy, obs, now)
+    for action in decision.actions:
+        _act(env, w, action, template, revision, sets, router, traffic, result)
+    if decision.requeue_at is not None and (result.requeue_at is None or decision.requeue_at < result.requeue_at):
+        result.requeue_at = decision.requeue_at
+    return decision.state
+
+
+def _ready(rs: client.V1ReplicaSet | None) -> int:
+    return int(rs.status.ready_replicas or 0) if rs is not None and rs.status is not None else 0
+
+
+def _ensure_services(env: EnvironmentRef, w: Workload, policy: Rollout, state: RolloutState,
+                     observed: _Observed) -> None:
+    """Create the workload's Services where missing; their selectors move only with the engine's actions."""
+    current = state.stable_revision or state.desired_revision
+    if policy.strategy == "canary":
+        wanted = {"": None, "stable": current, "canary": state.canary_revision or current}
+    else:
+        wanted = {"": state.active_revision or current, "preview": state.preview_revision or current}
+    for suffix, rev in wanted.items():
+        name = f"{w.name}-{suffix}" if suffix else w.name
+        if name not in observed.selectors and (rev is not None or suffix == ""):
+            apply.apply(plan.service(env, w, suffix, rev))
+
+
+def _act(env: EnvironmentRef, w: Workload, action: engine.Action, template: dict[str, Any], revision: str,
+         sets: Mapping[str, client.V1ReplicaSet], router: Any, traffic: WorkloadTraffic, result: Result) -> None:
+    if isinstance(action, engine.ScaleReplicaSet):
+        tpl = template if action.revision == revision else _template_of(sets.get(action.revision))
+        if tpl is None:
+            raise TrafficRoutingError(f"revision {action.revision} has no ReplicaSet left to take its template from")
+        # The engine asks only when the observed count differs (drift included): always send it.
+        apply.forget("apps/v1", "ReplicaSet", env.namespace, plan.replica_set_name(w.name, action.revision))
+        apply.apply(plan.replica_set(env, w, tpl, action.revision, action.replicas))
+    elif isinstance(action, engine.SetWeight):
+        apply.apply(plan.service(env, w, "stable", action.stable))
+        apply.apply(plan.service(env, w, "canary", action.canary))
+        router.set_weight(traffic, action.weight)
+    elif isinstance(action, engine.SwitchActive):
+        apply.apply(plan.service(env, w, "", action.revision))
+    elif isinstance(action, engine.SwitchPreview):
+        apply.apply(plan.service(env, w, "preview", action.revision))
+    elif isinstance(action, engine.DeleteReplicaSet):
+        name = plan.replica_set_name(w.name, action.revision)
+        try:
+            client.AppsV1Api(api()).delete_namespaced_replica_set(name, env.namespace)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+        apply.forget("apps/v1", "ReplicaSet", env.namespace, name)
+    elif isinstance(action, engine.Emit):
+        result.events.append(Transition(action.warning, action.reason, f"{w.name}: {action.message}"))
+    else:  # StartAnalysis / StopAnalysis: measurements follow engine.due_measurements
+        log.debug("%s/%s %s: %s", env.key, w.name, type(action).__name__, action)
+
+
+def _template_of(rs: client.V1ReplicaSet | None) -> dict[str, Any] | None:
+    """An older revision's pod template, as its ReplicaSet holds it (for undo and scale-down)."""
+    if rs is None or rs.spec is None:
+        return None
+    tpl: dict[str, Any] = api().sanitize_for_serialization(rs.spec.template)  # type: ignore[no-untyped-call]
+    labels = dict(tpl.get("metadata", {}).get("labels", {}))
+    labels.pop(plan.LABEL_REVISION, None)
+    return {**tpl, "metadata": {"labels": labels}}
