@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -74,6 +75,25 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command(args: argparse.Namespace) -> int:
+    from . import commands
+
+    namespace = args.namespace or commands.default_namespace()
+    kind = "promoteFull" if args.command == "promote" and args.full else args.command
+    revision = getattr(args, "to_revision", None)
+    for w in commands.send(namespace, args.name, kind, args.workload, revision):
+        print(f"{namespace}/{args.name} {w}: {kind} sent")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from . import commands
+
+    with contextlib.suppress(KeyboardInterrupt):  # the live view ends when the user interrupts it
+        commands.print_status(args.namespace or commands.default_namespace(), args.name, args.watch)
+    return 0
+
+
 def _dev(args: argparse.Namespace) -> int:
     from .local import devenv
 
@@ -106,6 +126,26 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--offline", action="store_true", help="list the resources without looking at AWS or the cluster")
     plan.add_argument("--no-cluster", action="store_true", help="look at AWS only, not at the cluster")
     plan.set_defaults(func=_plan)
+
+    for name, text in (("promote", "skip the current pause or step (--full: every remaining step)"),
+                       ("abort", "stop the rollout: all traffic back to the stable revision"),
+                       ("retry", "start an aborted rollout again from its first step"),
+                       ("undo", "roll back to an earlier revision")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("name", help="the AnalyticsEnvironment")
+        cmd.add_argument("-n", "--namespace")
+        cmd.add_argument("-w", "--workload", help="which workload (needed when several are rolling out)")
+        if name == "promote":
+            cmd.add_argument("--full", action="store_true", help="skip every remaining step and pause")
+        if name == "undo":
+            cmd.add_argument("--to-revision", type=int, help="the history number (default: the previous one)")
+        cmd.set_defaults(func=_command)
+
+    status = sub.add_parser("status", help="the environment and its rollouts: steps, weights, analysis")
+    status.add_argument("name")
+    status.add_argument("-n", "--namespace")
+    status.add_argument("-w", "--watch", action="store_true", help="a live view, until interrupted")
+    status.set_defaults(func=_status)
 
     dev = sub.add_parser("dev", help="the local environment: control plane, AWS emulator, operator")
     dev.add_argument("action", choices=["up", "down"])

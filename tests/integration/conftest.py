@@ -67,7 +67,7 @@ class Operator:
         self.pidfile, self.log = state / "operator.pid", state / "operator.log"
         self.env = {**os.environ, **emulator.environ(), "KUBECONFIG": str(kubeconfig),
                     "AENV_RESYNC_SECONDS": str(RESYNC_SECONDS), "PYTHONPATH": str(REPO / "operator"),
-                    "AENV_OIDC_ISSUER": OIDC_ISSUER}
+                    "AENV_OIDC_ISSUER": OIDC_ISSUER, "AENV_ROLLOUT_SECONDS": "1"}
 
     def start(self) -> None:
         processes.start([sys.executable, "-m", "aenv", "run", "-n", f"{NAMESPACE_PREFIX}*"],
