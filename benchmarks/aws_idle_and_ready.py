@@ -22,7 +22,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--environments", type=int, default=100)
     p.add_argument("--idle-seconds", type=int, default=300, help="how long to measure the idle cost")
-    p.add_argument("--resync-seconds", type=int, default=60)
+    p.add_argument("--resync-seconds", type=int, default=30)
     p.add_argument("--template", type=Path, default=REPO / "examples" / "env-prod.yaml")
     p.add_argument("--timeout", type=int, default=1800)
     args = p.parse_args()

@@ -77,7 +77,7 @@ class Stack:
 
 
 @contextmanager
-def stack(resync_seconds: int = 60, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+def stack(resync_seconds: int = 30, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
     workdir = Path(tempfile.mkdtemp(prefix="aenv-bench-"))
     cluster = LocalCluster(f"aenv-bench-{os.getpid()}", workdir / "kwok")
     emulator = AwsEmulator(workdir / "moto")

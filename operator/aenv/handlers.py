@@ -16,7 +16,7 @@ from .api import GROUP, PLURAL, VERSION
 from .reconcile import Environment, Outcome, finalize, reconcile
 
 RESOURCE = (GROUP, VERSION, PLURAL)
-RESYNC_SECONDS = float(os.environ.get("AENV_RESYNC_SECONDS", "60"))
+RESYNC_SECONDS = float(os.environ.get("AENV_RESYNC_SECONDS", "30"))
 ROLLOUT_SECONDS = float(os.environ.get("AENV_ROLLOUT_SECONDS", "2"))
 
 # kopf may run a change handler and the resync timer of one environment at the same time.
