@@ -17,7 +17,7 @@ from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
-from .errors import AwsError, classify
+from .errors import AwsError, call, classify
 from .listing import Listing
 
 KIND = "apigatewayv2.api"
@@ -85,10 +85,7 @@ class WebSocketApis:
         self.apis = Listing(lambda: list_apis(self.api))
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.api, method)(**kwargs)
-        except Exception as e:
-            raise classify(e) from e
+        return call(self.api, method, **kwargs)
 
     def _all(self, method: str, api_id: str) -> list[dict[str, Any]]:
         return [i for page in self.api.get_paginator(method).paginate(ApiId=api_id) for i in page.get("Items", [])]

@@ -15,7 +15,7 @@ from ..plan.types import Desired, Observation
 from . import session
 from .apigatewayv2_api import arn, error_code, not_found
 from .component import AwsTarget
-from .errors import classify
+from .errors import call, classify
 from .listing import Listing
 
 KIND = "apigatewayv2.domain_name"
@@ -42,10 +42,7 @@ class ApiDomainNames:
                 for d in page.get("Items", [])}
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.api, method)(**kwargs)
-        except Exception as e:
-            raise classify(e) from e
+        return call(self.api, method, **kwargs)
 
     def _root_mapping(self, domain: str) -> dict[str, Any] | None:
         """The mapping at the domain's root. GetApiMappings has no paginator: follow NextToken."""

@@ -14,7 +14,7 @@ from ..plan.types import Desired, Observation
 from . import session
 from .apigatewayv2_api import arn, error_code, list_apis, not_found, pick, websocket_url
 from .component import AwsTarget
-from .errors import classify
+from .errors import call, classify
 from .listing import Listing
 
 KIND = "apigatewayv2.stage"
@@ -38,10 +38,7 @@ class WebSocketStages:
         self.apis = Listing(lambda: list_apis(self.api))
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.api, method)(**kwargs)
-        except Exception as e:
-            raise classify(e) from e
+        return call(self.api, method, **kwargs)
 
     def _api(self, desired: Desired) -> tuple[str, str] | None:
         """The stage's API: its id and WebSocket endpoint."""

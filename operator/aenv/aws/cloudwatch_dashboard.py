@@ -19,7 +19,7 @@ from ..naming import TAG_ENVIRONMENT, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
-from .errors import classify
+from .errors import call, classify
 from .listing import Listing
 
 KIND = "cloudwatch.dashboard"
@@ -118,10 +118,7 @@ class CloudWatchDashboards:
         return out
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.cw, method)(**kwargs)
-        except Exception as e:
-            raise classify(e) from e
+        return call(self.cw, method, **kwargs)
 
     def _entry(self, name: str) -> dict[str, Any] | None:
         try:

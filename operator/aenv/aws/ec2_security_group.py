@@ -13,7 +13,7 @@ from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
-from .errors import TransientError, classify
+from .errors import TransientError, call, classify
 from .listing import Listing
 from .vpc import Network
 
@@ -79,10 +79,7 @@ class SecurityGroups:
         return out
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.ec2, method)(**kwargs)
-        except Exception as e:
-            raise classify(e) from e
+        return call(self.ec2, method, **kwargs)
 
     def _listed(self, name: str) -> list[dict[str, Any]]:
         try:

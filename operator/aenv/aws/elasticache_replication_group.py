@@ -21,7 +21,7 @@ from . import session
 from .component import AwsTarget
 from .errors import AwsError, TransientError, classify
 from .listing import Listing
-from .tagging import tags_by_arn
+from .tagging import tags_by_arn, tags_or_ask
 
 KIND = "elasticache.replication_group"
 TAG_SECRET_VERSION = "aenv.dev/secret-version"  # the secret's version last applied (also used by rds_db_instance)
@@ -189,18 +189,14 @@ class ElastiCacheReplicationGroups:
         )
 
     def _tags(self, arn: str, group_id: str) -> dict[str, str]:
-        try:
-            tags = self.tags.get(arn)
-        except Exception:  # noqa: BLE001 - the tagging API is optional (some endpoints lack it): ask the group
-            tags = None
-        if tags is None:  # untagged, or tagged after the listing was made
+        def ask() -> dict[str, str]:
             try:
                 listed = self._call("list_tags_for_resource", ResourceName=arn)["TagList"]
             except _Busy as e:  # ElastiCache lists the tags of an available group only
                 raise TransientError(f"{group_id} is not available: its tags cannot be read yet") from e
-            tags = {t["Key"]: t["Value"] for t in listed}
-            self.tags.put(arn, tags)
-        return tags
+            return {t["Key"]: t["Value"] for t in listed}
+
+        return tags_or_ask(self.tags, arn, ask)
 
     def create(self, desired: Desired) -> Observation:
         _check(desired)

@@ -11,9 +11,9 @@ from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
-from .errors import TransientError, classify
+from .errors import TransientError, call, classify
 from .listing import Listing
-from .tagging import tags_by_arn
+from .tagging import tags_by_arn, tags_or_ask
 from .vpc import Network
 
 KIND = "elasticache.subnet_group"
@@ -47,10 +47,7 @@ class CacheSubnetGroups:
         return out
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.elasticache, method)(**kwargs)
-        except Exception as e:
-            raise classify(e) from e
+        return call(self.elasticache, method, **kwargs)
 
     def _group(self, name: str) -> dict[str, Any] | None:
         try:
@@ -81,15 +78,8 @@ class CacheSubnetGroups:
         )
 
     def _tags(self, arn: str) -> dict[str, str]:
-        try:
-            tags = self.tags.get(arn)
-        except Exception:  # noqa: BLE001 - the tagging API is optional (some endpoints lack it): ask the group
-            tags = None
-        if tags is None:  # untagged, or tagged after the listing was made
-            tags = {t["Key"]: t["Value"] for t in
-                    self._call("list_tags_for_resource", ResourceName=arn).get("TagList", [])}
-            self.tags.put(arn, tags)
-        return tags
+        return tags_or_ask(self.tags, arn, lambda: {
+            t["Key"]: t["Value"] for t in self._call("list_tags_for_resource", ResourceName=arn).get("TagList", [])})
 
     def create(self, desired: Desired) -> Observation:
         _, subnets = self.network.resolve(desired.params["vpc_id"], desired.params["subnet_ids"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 from botocore.parsers import ResponseParserError
 
@@ -52,3 +54,11 @@ def classify(error: Exception) -> Exception:
     if isinstance(error, BotoCoreError):
         return AwsError(type(error).__name__, str(error))
     return error
+
+
+def call(client: Any, method: str, **kwargs: Any) -> Any:
+    """client.method(**kwargs), with any error turned into TransientError or AwsError."""
+    try:
+        return getattr(client, method)(**kwargs)
+    except Exception as e:
+        raise classify(e) from e

@@ -24,7 +24,7 @@ from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
-from .errors import AwsError, classify
+from .errors import AwsError, call, classify
 from .listing import Listing
 
 KIND = "iam.role"
@@ -79,10 +79,7 @@ class IamRoles:
             raise classify(e) from e
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.iam, method)(**kwargs)
-        except Exception as e:
-            raise classify(e) from e
+        return call(self.iam, method, **kwargs)
 
     def trust_policy(self, subject: str) -> dict[str, Any]:
         """IRSA: only the given service account's web identity tokens, issued by the cluster, for STS."""

@@ -11,9 +11,9 @@ from ..naming import TAG_COMPONENT, TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
-from .errors import classify
+from .errors import call, classify
 from .listing import Listing
-from .tagging import tags_by_arn
+from .tagging import tags_by_arn, tags_or_ask
 
 KIND = "kms.key"
 GONE_STATES = {"PendingDeletion", "PendingReplicaDeletion"}
@@ -48,10 +48,7 @@ class KmsKeys:
         return out
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.kms, method)(**kwargs)
-        except Exception as e:
-            raise classify(e) from e
+        return call(self.kms, method, **kwargs)
 
     def _key(self, alias: str) -> dict[str, Any] | None:
         """The metadata of the key the alias names, or None when there is none or it is pending deletion."""
@@ -95,15 +92,8 @@ class KmsKeys:
         )
 
     def _tags(self, arn: str, key_id: str) -> dict[str, str]:
-        try:
-            tags = self.tags.get(arn)
-        except Exception:  # noqa: BLE001 - the tagging API is optional (some endpoints lack it): ask the key
-            tags = None
-        if tags is None:  # untagged, or tagged after the listing was made
-            found = self._call("list_resource_tags", KeyId=key_id).get("Tags", [])
-            tags = {t["TagKey"]: t["TagValue"] for t in found}
-            self.tags.put(arn, tags)
-        return tags
+        return tags_or_ask(self.tags, arn, lambda: {
+            t["TagKey"]: t["TagValue"] for t in self._call("list_resource_tags", KeyId=key_id).get("Tags", [])})
 
     def _orphan(self, desired: Desired) -> str | None:
         """A key this environment made whose alias never was (a crash in between): reused, not duplicated."""

@@ -28,7 +28,7 @@ from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
 from ..plan.types import Desired, Observation, Sensitive
 from . import session
 from .component import AwsTarget
-from .errors import classify
+from .errors import call, classify
 from .listing import Listing
 
 KIND = "secretsmanager.secret"
@@ -116,10 +116,7 @@ class SecretsManagerSecrets:
         return out
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.sm, method)(**kwargs)
-        except Exception as e:
-            raise classify(e) from e
+        return call(self.sm, method, **kwargs)
 
     def _entry(self, name: str) -> dict[str, Any] | None:
         try:

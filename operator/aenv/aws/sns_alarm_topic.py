@@ -16,9 +16,9 @@ from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
-from .errors import classify
+from .errors import call, classify
 from .listing import Listing
-from .tagging import tags_by_arn
+from .tagging import tags_by_arn, tags_or_ask
 
 KIND = "sns.alarm_topic"
 PENDING = "PendingConfirmation"
@@ -53,10 +53,7 @@ class SnsAlarmTopics:
         return out
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.sns, method)(**kwargs)
-        except Exception as e:
-            raise classify(e) from e
+        return call(self.sns, method, **kwargs)
 
     def _get(self, listing: Listing[Any], name: str) -> Any:
         try:
@@ -84,15 +81,8 @@ class SnsAlarmTopics:
         )
 
     def _tags(self, arn: str) -> dict[str, str]:
-        try:
-            tags = self.tags.get(arn)
-        except Exception:  # noqa: BLE001 - the tagging API is optional (some endpoints lack it): ask the topic
-            tags = None
-        if tags is None:  # untagged, or tagged after the listing was made
-            listed = self._call("list_tags_for_resource", ResourceArn=arn).get("Tags", [])
-            tags = {t["Key"]: t["Value"] for t in listed}
-            self.tags.put(arn, tags)
-        return tags
+        return tags_or_ask(self.tags, arn, lambda: {
+            t["Key"]: t["Value"] for t in self._call("list_tags_for_resource", ResourceArn=arn).get("Tags", [])})
 
     def create(self, desired: Desired) -> Observation:
         try:

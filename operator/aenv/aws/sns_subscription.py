@@ -17,7 +17,7 @@ from ..plan.topics import subscription_name
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
-from .errors import classify
+from .errors import call, classify
 from .listing import Listing
 from .sns_topic import topic_tags
 from .tagging import tags_by_arn
@@ -55,10 +55,7 @@ class SnsSubscriptions:
         return out
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.sns, method)(**kwargs)
-        except Exception as e:
-            raise classify(e) from e
+        return call(self.sns, method, **kwargs)
 
     def observe(self, desired: Desired) -> Observation:
         try:

@@ -11,9 +11,9 @@ from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
-from .errors import classify
+from .errors import call, classify
 from .listing import Listing
-from .tagging import tags_by_arn
+from .tagging import tags_by_arn, tags_or_ask
 
 KIND = "sns.topic"
 FIFO = ".fifo"
@@ -21,17 +21,8 @@ FIFO = ".fifo"
 
 def topic_tags(sns: Any, tags: Listing[dict[str, str]], arn: str) -> dict[str, str]:
     """A topic's tags from the batch listing, or from the topic itself when the listing lacks it."""
-    try:
-        found = tags.get(arn)
-    except Exception:  # noqa: BLE001 - the tagging API is optional (some endpoints lack it): ask the topic
-        found = None
-    if found is None:  # untagged, or tagged after the listing was made
-        try:
-            found = {t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=arn).get("Tags", [])}
-        except Exception as e:
-            raise classify(e) from e
-        tags.put(arn, found)
-    return found
+    return tags_or_ask(tags, arn, lambda: {
+        t["Key"]: t["Value"] for t in call(sns, "list_tags_for_resource", ResourceArn=arn).get("Tags", [])})
 
 
 class SnsTopics:
@@ -53,10 +44,7 @@ class SnsTopics:
         return out
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.sns, method)(**kwargs)
-        except Exception as e:
-            raise classify(e) from e
+        return call(self.sns, method, **kwargs)
 
     def observe(self, desired: Desired) -> Observation:
         name = desired.name

@@ -12,9 +12,9 @@ from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
-from .errors import classify
+from .errors import call, classify
 from .listing import Listing
-from .tagging import tags_by_arn
+from .tagging import tags_by_arn, tags_or_ask
 
 KIND = "sqs.queue"
 _MISSING = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
@@ -63,10 +63,7 @@ class SqsQueues:
         return out
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.sqs, method)(**kwargs)
-        except Exception as e:
-            raise classify(e) from e
+        return call(self.sqs, method, **kwargs)
 
     def observe(self, desired: Desired) -> Observation:
         try:
@@ -99,14 +96,7 @@ class SqsQueues:
         )
 
     def _tags(self, url: str, arn: str) -> dict[str, str]:
-        try:
-            tags = self.tags.get(arn)
-        except Exception:  # noqa: BLE001 - the tagging API is optional (some endpoints lack it): ask the queue
-            tags = None
-        if tags is None:  # untagged, or tagged after the listing was made
-            tags = self._call("list_queue_tags", QueueUrl=url).get("Tags", {})
-            self.tags.put(arn, tags)
-        return tags
+        return tags_or_ask(self.tags, arn, lambda: dict(self._call("list_queue_tags", QueueUrl=url).get("Tags", {})))
 
     def create(self, desired: Desired) -> Observation:
         attrs = _attributes(desired)

@@ -17,7 +17,7 @@ from ..naming import TAG_ENVIRONMENT, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
-from .errors import classify
+from .errors import call, classify
 from .tagging import tags_by_arn
 
 KIND = "sqs.queue_policy"
@@ -60,10 +60,7 @@ class SqsQueuePolicies:
         self.tags = tags_by_arn(session.client("resourcegroupstaggingapi", target.region, target.endpoint), "sqs")
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.sqs, method)(**kwargs)
-        except Exception as e:
-            raise classify(e) from e
+        return call(self.sqs, method, **kwargs)
 
     def observe(self, desired: Desired) -> Observation:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..naming import TAG_ENVIRONMENT
@@ -20,3 +21,16 @@ def tags_by_arn(tagging: Any, resource_type: str) -> Listing[dict[str, str]]:
         return out
 
     return Listing(fetch)
+
+
+def tags_or_ask(listing: Listing[dict[str, str]], arn: str, ask: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """The tags of `arn` from the batch listing; when the listing lacks them (untagged, tagged since it was
+    made, or an endpoint without the tagging API), from the resource's own call, remembered in the listing."""
+    try:
+        tags = listing.get(arn)
+    except Exception:  # noqa: BLE001 - the tagging API is optional: the resource's own call answers instead
+        tags = None
+    if tags is None:
+        tags = ask()
+        listing.put(arn, tags)
+    return tags
