@@ -21,6 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from aenv.api import GROUP, PLURAL, VERSION, crd
 from aenv.local import processes
 from aenv.local.controlplane import REPO, LocalCluster
+from aenv.local.devenv import OIDC_ISSUER
 from aenv.local.emulator import AwsEmulator, free_port
 
 NAMESPACE = "aenv-bench"
@@ -36,10 +37,16 @@ class Stack:
 
     def create(self, count: int, template: Path) -> list[str]:
         doc = yaml.safe_load(template.read_text())
+        # The emulator has only its default VPC: the example's VPC and subnets do not exist there.
+        doc["spec"]["aws"].pop("vpcId", None)
+        doc["spec"]["aws"].pop("subnetIds", None)
         names = [f"env-{i:03d}" for i in range(count)]
         for name in names:
             body = copy.deepcopy(doc)
             body["metadata"] = {"name": name, "namespace": NAMESPACE}
+            domain = body["spec"].get("gateway", {}).get("domain")
+            if domain:  # a custom domain belongs to one environment: give each its own
+                domain["name"] = f"{name}.{domain['name']}"
             self.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, body)
         return names
 
@@ -92,6 +99,7 @@ def stack(resync_seconds: int = 30, extra_env: dict[str, str] | None = None) -> 
         port = free_port()
         env: dict[str, Any] = {**os.environ, **emulator.environ(), "KUBECONFIG": str(kubeconfig),
                                "AENV_RESYNC_SECONDS": str(resync_seconds), "PYTHONPATH": str(REPO / "operator"),
+                               "AENV_OIDC_ISSUER": OIDC_ISSUER,
                                **(extra_env or {})}
         proc = processes.start([sys.executable, "-m", "aenv", "run", "-n", NAMESPACE, "--metrics-port", str(port)],
                                workdir / "operator.pid", workdir / "operator.log", env=env)
