@@ -59,11 +59,11 @@ def _apply(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
         kopf.event(body, type="Warning" if t.warning else "Normal", reason=t.reason, message=t.message)
 
 
-def _run(body: kopf.Body, patch: kopf.Patch, deleting: bool) -> Outcome:
+def _run(body: kopf.Body, patch: kopf.Patch, deleting: bool, aws_pass: bool = True) -> Outcome:
     env = _environment(body)
-    kind = "finalize" if deleting else "reconcile"
+    kind = "finalize" if deleting else "reconcile" if aws_pass else "rollout"
     with _locks[env.ref.uid], metrics.RECONCILE_SECONDS.labels(kind).time():
-        outcome = (finalize if deleting else reconcile)(env, _now())
+        outcome = finalize(env, _now()) if deleting else reconcile(env, _now(), aws_pass)
     metrics.RECONCILES.labels(kind, "changed" if outcome.changed else "unchanged").inc()
     _apply(outcome, body, patch)
     return outcome
@@ -87,14 +87,15 @@ def _rolling(status: kopf.Status, **_: Any) -> bool:
 @kopf.on.update(*RESOURCE, id="rollout-command", field="metadata.annotations")
 def on_command(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """`aenv promote|abort|retry|undo` write an annotation: act on it now, not at the next timer."""
-    _run(body, patch, deleting=False)
+    _run(body, patch, deleting=False, aws_pass=False)
 
 
 @kopf.timer(*RESOURCE, id="rollout", interval=ROLLOUT_SECONDS, when=_rolling)
 def rollout(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    """Steps the rollouts only: AWS is left to the resync."""
     if body["metadata"].get("deletionTimestamp"):
         return
-    _run(body, patch, deleting=False)
+    _run(body, patch, deleting=False, aws_pass=False)
 
 
 @kopf.timer(*RESOURCE, id="resync", interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)

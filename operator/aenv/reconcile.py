@@ -37,7 +37,6 @@ class Outcome:
     transitions: list[cond.Transition]
     retry_after: float | None = None  # work is left that should not wait for the resync timer
     done: bool = True  # deletion: every resource is gone or retained
-    rolling: bool = False  # a workload's rollout is under way: check it often
 
 
 @dataclass
@@ -134,11 +133,39 @@ def _invalid(env: Environment, error: ValidationError, now: str) -> Outcome:
     return _finish(env, env.status, [result], now, retry=False)
 
 
-def reconcile(env: Environment, now: str) -> Outcome:
+# uid -> the outputs of the last AWS pass: a rollout step needs them (the workloads' role) without observing
+# AWS again. Lost on restart; the resume handler's full pass fills it before any rollout step uses it.
+_outputs: dict[str, Mapping[str, Mapping[str, Any]]] = {}
+
+
+def reconcile(env: Environment, now: str, aws_pass: bool = True) -> Outcome:
+    """One pass. Without `aws_pass` (a rollout step) AWS is not observed: its components keep their
+    conditions and the outputs of the last pass serve the workloads."""
     try:
         spec = env.spec()
     except ValidationError as e:
         return _invalid(env, e, now)
+    outputs: Mapping[str, Mapping[str, Any]]
+    if aws_pass or env.ref.uid not in _outputs:
+        status, results, outputs, retry = _aws(env, spec)
+        _outputs[env.ref.uid] = outputs
+    else:
+        status, outputs, retry = env.status, _outputs[env.ref.uid], False
+        results = cond.results_from(env.status.conditions, [c for c in requested(spec) if c != "workloads"])
+    events: list[cond.Transition] = []
+    if spec.workloads:
+        rolled = workloads.reconcile(env.ref, spec, env.status.workloads, env.annotations, outputs,
+                                     datetime.fromisoformat(now.replace("Z", "+00:00")))
+        results.append(rolled.component)
+        status = replace_status(status, workloads=rolled.statuses)
+        events = rolled.events
+    outcome = _finish(env, status, results, now, retry=retry)
+    return replace(outcome, transitions=[*outcome.transitions, *events])
+
+
+def _aws(env: Environment, spec: EnvironmentSpec) -> tuple[EnvironmentStatus, list[cond.ComponentResult],
+                                                            dict[str, Mapping[str, Any]], bool]:
+    """Observe and act on every AWS resource, retire what left the spec, write the connection Secret."""
     clients, target = clients_for(spec)
     components = requested(spec)
     desired = desired_resources(env.ref, spec, components)
@@ -184,17 +211,7 @@ def reconcile(env: Environment, now: str) -> Outcome:
         results.append(progress.result("connection", True))
     status = replace_status(env.status, resources=kept, queues=_queue_status(spec, outputs),
                             connection_secret=connection)
-    events: list[cond.Transition] = []
-    if spec.workloads:
-        rolled = workloads.reconcile(env.ref, spec, env.status.workloads, env.annotations, outputs,
-                                     datetime.fromisoformat(now.replace("Z", "+00:00")))
-        results.append(rolled.component)
-        status = replace_status(status, workloads=rolled.statuses)
-        events = rolled.events
-    retry = bool(progress.waiting) or progress.transient
-    outcome = _finish(env, status, results, now, retry=retry)
-    rolling = any(r.component == "workloads" and r.state == "progressing" for r in results)
-    return replace(outcome, transitions=[*outcome.transitions, *events], rolling=rolling)
+    return status, results, outputs, bool(progress.waiting) or progress.transient
 
 
 def _retire(env: EnvironmentRef, resources: list[ManagedResource], clients: Registry,
@@ -278,4 +295,5 @@ def finalize(env: Environment, now: str) -> Outcome:
     status = replace_status(env.status, resources=kept, queues=env.status.queues if kept else [])
     if not kept:
         connection_secret.forget(env.ref)
+        _outputs.pop(env.ref.uid, None)
     return _finish(env, status, results, now, retry=bool(kept), deleting=True, done=not kept)

@@ -1,7 +1,7 @@
 """Component results -> kstatus conditions, phase and Events."""
 
 from aenv.api.status import Condition
-from aenv.plan.conditions import ComponentResult, conditions, phase, transitions
+from aenv.plan.conditions import ComponentResult, conditions, phase, results_from, transitions
 
 
 def by_type(cs: list[Condition]) -> dict[str, Condition]:
@@ -64,3 +64,17 @@ def test_invalid_spec_fails_ready_without_a_component_condition() -> None:
     cs = by_type(conditions([bad], [], 1, "t0"))
     assert (cs["Ready"].reason, cs["Ready"].message) == ("InvalidSpec", "spec.tier: bad")
     assert "SpecReady" not in cs
+
+
+def test_a_pass_that_does_not_observe_keeps_what_the_last_one_found() -> None:
+    failed = ComponentResult("cache", "failed", "AccessDenied", "denied")
+    waiting = ComponentResult("database", "progressing", "Provisioning", "creating")
+    todo = ComponentResult("gateway", "not-implemented", "NotImplemented", "not yet")
+    previous = conditions([READY, failed, waiting, todo], [], 1, "t0")
+    again = results_from(previous, ["queues", "cache", "database", "gateway", "topics"])
+    assert [(r.component, r.state, r.reason) for r in again] == [
+        ("queues", "ready", "Provisioned"), ("cache", "failed", "AccessDenied"),
+        ("database", "progressing", "Provisioning"), ("gateway", "not-implemented", "NotImplemented"),
+        ("topics", "progressing", "Provisioning")]
+    same = results_from(previous, ["queues", "cache", "database", "gateway"])
+    assert conditions(same, previous, 1, "t1") == previous  # nothing changed, nothing to write

@@ -84,6 +84,24 @@ def conditions(results: Sequence[ComponentResult], previous: Sequence[Condition]
     return out
 
 
+def results_from(previous: Sequence[Condition], components: Sequence[str]) -> list[ComponentResult]:
+    """The component results a pass recorded in its conditions (for a pass that does not observe them again)."""
+    by_type = {c.type: c for c in previous}
+    out = []
+    for component in components:
+        c = by_type.get(condition_type(component))
+        if c is None:
+            out.append(ComponentResult(component, "progressing", "Provisioning", "not observed yet"))
+        elif c.status == "True":
+            out.append(ComponentResult(component, "ready", c.reason, c.message))
+        elif c.status == "Unknown":
+            out.append(ComponentResult(component, "not-implemented", c.reason, c.message))
+        else:
+            state: ComponentState = "progressing" if c.reason == "Provisioning" else "failed"
+            out.append(ComponentResult(component, state, c.reason, c.message))
+    return out
+
+
 @dataclass(frozen=True)
 class Transition:
     """A condition whose status or reason changed: one Kubernetes Event."""
