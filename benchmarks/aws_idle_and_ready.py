@@ -27,7 +27,8 @@ def main() -> None:
     p.add_argument("--timeout", type=int, default=1800)
     args = p.parse_args()
 
-    with stack(args.resync_seconds) as s:
+    # kwok nodes take 110 pods each; env-prod.yaml runs 7 pods per environment
+    with stack(args.resync_seconds, nodes=max(2, args.environments * 8 // 100 + 1)) as s:
         s.create(args.environments, args.template)
         took = s.wait_ready(args.environments, args.timeout)
         print(f"{args.environments} environments Ready in {took:.1f} s "

@@ -118,7 +118,7 @@ def main() -> None:
     p.add_argument("--timeout", type=int, default=900)
     args = p.parse_args()
 
-    with stack() as s:
+    with stack(nodes=max(2, args.rollouts * args.replicas * 2 // 100 + 1)) as s:
         api = s.custom.api_client
         net = client.NetworkingV1Api(api)
         for i in range(args.rollouts):

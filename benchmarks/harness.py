@@ -84,12 +84,13 @@ class Stack:
 
 
 @contextmanager
-def stack(resync_seconds: int = 30, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+def stack(resync_seconds: int = 30, extra_env: dict[str, str] | None = None, nodes: int = 2) -> Iterator[Stack]:
+    """`nodes` kwok nodes: each takes 110 pods, like a real node's default."""
     workdir = Path(tempfile.mkdtemp(prefix="aenv-bench-"))
     cluster = LocalCluster(f"aenv-bench-{os.getpid()}", workdir / "kwok")
     emulator = AwsEmulator(workdir / "moto")
     try:
-        kubeconfig = cluster.up(nodes=2)
+        kubeconfig = cluster.up(nodes=nodes)
         emulator.start()
         api = config.new_client_from_config(config_file=str(kubeconfig))
         cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds" / crd.CRD_FILE))
