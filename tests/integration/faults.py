@@ -1,5 +1,6 @@
 """A fault-injecting proxy in front of moto: real HTTP on 127.0.0.1 that answers some AWS calls with an
-error instead of forwarding them, a bounded number of times. Nothing in aenv or boto3 is patched."""
+error instead of forwarding them, a bounded number of times, or forwards a call and then holds its response
+(AWS has done the work; the caller does not know yet). Nothing in aenv or boto3 is patched."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,10 +27,29 @@ class Fault:
 
 
 @dataclass
+class Hold:
+    """Forward a call to moto, then keep its response from the caller until release() (at most max_seconds, so
+    nothing hangs for ever): the window between AWS doing something and the caller learning that it did."""
+
+    operation: str  # e.g. "CreateQueue"
+    times: int = 1  # how many calls are held; later ones pass straight through
+    max_seconds: float = 30.0
+    seen: int = 0
+    forwarded: int = 0  # held calls that reached moto (and got its answer)
+    holding: threading.Event = field(default_factory=threading.Event)  # set once a forwarded response is held
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
+@dataclass
 class FaultProxy:
     upstream: str
     faults: list[Fault] = field(default_factory=list)
+    holds: list[Hold] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
+    forwarded: Counter[str] = field(default_factory=Counter)  # calls moto answered, held or not
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -44,8 +64,28 @@ class FaultProxy:
                         return f
         return None
 
+    def _should_hold(self, operation: str) -> Hold | None:
+        with self.lock:
+            for h in self.holds:
+                if h.operation == operation and h.seen < h.times:
+                    h.seen += 1
+                    return h
+        return None
+
+    def _forwarded(self, operation: str, hold: Hold | None) -> None:
+        with self.lock:
+            self.forwarded[operation] += 1
+            if hold is not None:
+                hold.forwarded += 1
+        if hold is not None:
+            hold.holding.set()
+
     def failed(self, operation: str) -> int:
         return sum(f.failed for f in self.faults if f.operation == operation)
+
+    def release(self) -> None:
+        for h in self.holds:
+            h.release()
 
 
 def _operation(handler: BaseHTTPRequestHandler, body: bytes) -> str:
@@ -65,7 +105,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
         def _relay(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
-            fault = proxy._should_fail(_operation(self, body))
+            operation = _operation(self, body)
+            fault = proxy._should_fail(operation)
             if fault is not None:
                 payload = json.dumps({"__type": fault.code, "message": f"injected {fault.code}"}).encode()
                 self.send_response(fault.status)
@@ -83,13 +124,20 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                     status, reply, reply_headers = r.status, r.read(), r.headers.items()
             except urllib.error.HTTPError as e:
                 status, reply, reply_headers = e.code, e.read(), e.headers.items()
-            self.send_response(status)
-            for k, v in reply_headers:
-                if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
-                    self.send_header(k, v)
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
+            hold = proxy._should_hold(operation)
+            proxy._forwarded(operation, hold)
+            if hold is not None:
+                hold.released.wait(hold.max_seconds)
+            try:
+                self.send_response(status)
+                for k, v in reply_headers:
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the caller is gone (killed while its response was held)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _relay
 
@@ -97,8 +145,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def fault_proxy(upstream: str, *faults: Fault) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(upstream, list(faults))
+def fault_proxy(upstream: str, *faults: Fault, holds: Sequence[Hold] = ()) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(upstream, list(faults), list(holds))
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
     proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -106,5 +154,6 @@ def fault_proxy(upstream: str, *faults: Fault) -> Iterator[FaultProxy]:
     try:
         yield proxy
     finally:
+        proxy.release()  # no handler thread stays blocked on a hold
         server.shutdown()
         server.server_close()
