@@ -79,8 +79,11 @@ def on_change(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
 
 
 def _rolling(status: kopf.Status, **_: Any) -> bool:
-    """A workload is mid-rollout (or not yet deployed): its steps need a closer eye than the resync."""
+    """A workload is mid-rollout (or not yet deployed), or a Healthy one still has work due at a set time (an old
+    blue-green revision to scale down after its delay, a superseded canary to release): a closer eye than the
+    resync, so that work happens on time rather than up to AENV_RESYNC_SECONDS late."""
     return any((w.get("rollout") or {}).get("phase", "Healthy") != "Healthy" or not w.get("stable")
+               or (w.get("rollout") or {}).get("scaleDownAt") or (w.get("rollout") or {}).get("retiring")
                for w in status.get("workloads", []))
 
 
