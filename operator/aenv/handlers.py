@@ -13,7 +13,7 @@ import kopf
 
 from . import metrics
 from .api import GROUP, PLURAL, VERSION
-from .reconcile import Environment, Outcome, finalize, reconcile
+from .reconcile import Environment, Outcome, finalize, reconcile, stored_status
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 RESYNC_SECONDS = float(os.environ.get("AENV_RESYNC_SECONDS", "30"))
@@ -21,6 +21,10 @@ ROLLOUT_SECONDS = float(os.environ.get("AENV_ROLLOUT_SECONDS", "2"))
 
 # kopf may run a change handler and the resync timer of one environment at the same time.
 _locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+# uid -> the status the last pass computed. kopf writes a handler's status patch only after the handler
+# returns, so a handler that waited for the lock may hold a body older than the last pass: it starts from
+# this instead, and two passes never decide from the same old state.
+_latest: dict[str, dict[str, Any]] = {}
 log = logging.getLogger("aenv")
 
 
@@ -43,13 +47,15 @@ def _now() -> str:
 
 def _environment(body: kopf.Body) -> Environment:
     meta = body["metadata"]
+    status = _latest.get(meta["uid"], body.get("status", {}))
     return Environment(meta["namespace"], meta["name"], meta["uid"], int(meta.get("generation", 0)),
-                       body.get("spec", {}), body.get("status", {}), meta.get("annotations", {}))
+                       body.get("spec", {}), status, meta.get("annotations", {}))
 
 
 def _apply(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
-    if outcome.changed:
-        old = body.get("status", {})
+    # Compared with what the API server holds, not with _latest: a write that was lost is written again.
+    old = body.get("status", {})
+    if outcome.status != stored_status(old):
         for key in set(old) - set(outcome.status):
             if key != "kopf":
                 patch.status[key] = None
@@ -60,10 +66,12 @@ def _apply(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
 
 
 def _run(body: kopf.Body, patch: kopf.Patch, deleting: bool, aws_pass: bool = True) -> Outcome:
-    env = _environment(body)
     kind = "finalize" if deleting else "reconcile" if aws_pass else "rollout"
-    with _locks[env.ref.uid], metrics.RECONCILE_SECONDS.labels(kind).time():
+    uid = body["metadata"]["uid"]
+    with _locks[uid], metrics.RECONCILE_SECONDS.labels(kind).time():
+        env = _environment(body)
         outcome = finalize(env, _now()) if deleting else reconcile(env, _now(), aws_pass)
+        _latest[uid] = outcome.status
     metrics.RECONCILES.labels(kind, "changed" if outcome.changed else "unchanged").inc()
     _apply(outcome, body, patch)
     return outcome
@@ -115,3 +123,4 @@ def on_delete(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     if not outcome.done:
         raise kopf.TemporaryError("waiting for AWS to confirm deletion", delay=outcome.retry_after or 5)
     _locks.pop(body["metadata"]["uid"], None)
+    _latest.pop(body["metadata"]["uid"], None)

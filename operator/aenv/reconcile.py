@@ -90,6 +90,11 @@ class Environment:
 _STATUS_FIELDS = {f.alias or n for n, f in EnvironmentStatus.model_fields.items()}
 
 
+def stored_status(status: Mapping[str, Any]) -> dict[str, Any]:
+    """A status as aenv would write it (kopf's own keys left out), to compare with an Outcome's."""
+    return EnvironmentStatus.model_validate({k: v for k, v in status.items() if k in _STATUS_FIELDS}).wire()
+
+
 def clients_for(spec: EnvironmentSpec) -> tuple[Registry, AwsTarget]:
     return MODES[spec.aws.mode], AwsTarget(spec.aws.region, spec.aws.endpoint)
 
