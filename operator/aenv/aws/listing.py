@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 # Drift is corrected within two intervals at worst: one for the listing to age, one for the resync.
+ERROR_SECONDS = 5.0
 LISTING_SECONDS = float(os.environ.get("AENV_LISTING_SECONDS", os.environ.get("AENV_RESYNC_SECONDS", "30")))
 
 
@@ -26,20 +27,30 @@ class Listing(Generic[T]):
         self._ttl = LISTING_SECONDS if ttl is None else ttl
         self._clock = clock
         self._items: dict[str, T] = {}
+        self._error: Exception | None = None
         self._at = float("-inf")
         self._lock = threading.Lock()
 
     def get(self, name: str) -> T | None:
         with self._lock:
             if self._clock() - self._at >= self._ttl:
-                self._items = self._fetch()
-                self._at = self._clock()
+                try:
+                    self._items, self._error = self._fetch(), None
+                    self._at = self._clock()
+                except Exception as e:  # noqa: BLE001 - kept and raised to every caller below
+                    # A describe that fails (throttled, denied, not offered by the endpoint) is not repeated by
+                    # every caller: they all get the same error for a few seconds, then it is tried again.
+                    self._items, self._error = {}, e
+                    self._at = self._clock() - self._ttl + min(self._ttl, ERROR_SECONDS)
+            if self._error is not None:
+                raise self._error
             return self._items.get(name)
 
     def put(self, name: str, item: T) -> None:
         """Record what a write returned, so the next observe sees it without a new describe."""
         with self._lock:
-            self._items[name] = item
+            if self._error is None:
+                self._items[name] = item
 
     def forget(self, name: str) -> None:
         with self._lock:
@@ -49,3 +60,4 @@ class Listing(Generic[T]):
         """Make the next get describe again (after a write whose result is not known)."""
         with self._lock:
             self._at = float("-inf")
+            self._error = None
