@@ -183,7 +183,8 @@ def _aws(env: Environment, spec: EnvironmentSpec) -> tuple[EnvironmentStatus, li
             continue
         resolved = d.resolve(outputs)
         if resolved is None:
-            progress.wait(d.component, f"{d.key} waits for {', '.join(d.depends_on)}")
+            missing = sorted({k for k in d.depends_on if k not in outputs})
+            progress.wait(d.component, f"{d.key} waits for {', '.join(missing)}")
             continue
         try:
             observed, conflict = _act(env.ref, resolved, clients.get(d.kind, target))

@@ -108,9 +108,15 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             operation = _operation(self, body)
             fault = proxy._should_fail(operation)
             if fault is not None:
-                payload = json.dumps({"__type": fault.code, "message": f"injected {fault.code}"}).encode()
+                json_protocol = bool(self.headers.get("X-Amz-Target"))
+                if json_protocol:
+                    payload = json.dumps({"__type": fault.code, "message": f"injected {fault.code}"}).encode()
+                else:  # the query protocol (SNS, RDS, ElastiCache, ...) answers errors in XML
+                    payload = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{fault.code}</Code>"
+                               f"<Message>injected {fault.code}</Message></Error><RequestId>0</RequestId>"
+                               "</ErrorResponse>").encode()
                 self.send_response(fault.status)
-                self.send_header("Content-Type", "application/x-amz-json-1.0")
+                self.send_header("Content-Type", "application/x-amz-json-1.0" if json_protocol else "text/xml")
                 self.send_header("x-amzn-query-error", f"{fault.code};Sender")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()

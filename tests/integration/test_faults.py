@@ -50,3 +50,19 @@ def test_permission_error_is_reported_and_others_keep_going(kube: Kube, namespac
         denied.faults.clear()  # the permission is granted: the next pass converges
         kube.wait_condition(namespace, "locked", "Ready", timeout=90)
         kube.delete_all_environments(namespace)
+
+
+def test_one_failing_component_does_not_block_the_others(kube: Kube, namespace: str, emulator: AwsEmulator,
+                                                         sqs: Any) -> None:
+    with fault_proxy(emulator.url, Fault("CreateTopic", "AuthorizationError", status=403)) as denied:
+        kube.create_env(namespace, "defi", spec(denied.url, topics=[{"name": "alerts", "subscribers": ["events"]}]))
+        env = kube.wait_condition(namespace, "defi", "TopicsReady", "False", reason="AuthorizationError")
+        assert kube.condition(env, "QueuesReady")["status"] == "True"  # type: ignore[index]
+        assert kube.condition(env, "EncryptionReady")["status"] == "True"  # type: ignore[index]
+        assert kube.condition(env, "Ready")["reason"] == "ComponentFailed"  # type: ignore[index]
+        assert "failing: topics" in kube.condition(env, "Ready")["message"]  # type: ignore[index]
+        p = f"aenv-{namespace}-defi"
+        assert len(queues(sqs, p)) == 4
+        denied.faults.clear()
+        kube.wait_condition(namespace, "defi", "Ready", timeout=90)
+        kube.delete_all_environments(namespace)
