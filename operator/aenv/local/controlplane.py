@@ -66,6 +66,13 @@ class LocalCluster:
             raise RuntimeError(f"kubectl {' '.join(args)} failed:\n{result.stdout[-4000:]}")
         return result.stdout
 
+    def apply_crd(self, path: Path, name: str) -> None:
+        """Apply a CRD and wait until the API server serves it."""
+        self.kubectl("apply", "--server-side", "-f", str(path))
+        established = '{.status.conditions[?(@.type=="Established")].status}'
+        processes.wait_for(lambda: self.kubectl("get", "crd", name, "-o", f"jsonpath={established}") == "True",
+                           60, f"CRD {name} to be established")
+
     def ready(self) -> bool:
         if not self.kubeconfig.exists():
             return False

@@ -34,8 +34,7 @@ def up(example: Path, timeout: int = 180) -> None:
     env = {"KUBECONFIG": str(STATE / "kubeconfig"), **emulator.environ(), "AENV_OIDC_ISSUER": OIDC_ISSUER}
     (STATE / "env").write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
 
-    cluster.kubectl("apply", "--server-side", "-f", str(CRD))
-    cluster.kubectl("wait", "--for=condition=Established", "crd/analyticsenvironments.aenv.dev", "--timeout=60s")
+    cluster.apply_crd(CRD, "analyticsenvironments.aenv.dev")
 
     pidfile = STATE / "operator.pid"
     processes.stop(pidfile)  # a fresh operator runs the code as it is now
