@@ -290,25 +290,70 @@ def test_canary_without_router_through_every_step() -> None:
     assert (d.state.step, d.state.weight, d.state.phase) == (0, 20, "Progressing")
     assert "RolloutStarted" in reasons(start)
 
-    ready = d.step(11)  # canary pods ready: the stable shrinks, on to the timed pause
+    ready = d.step(11)  # canary pods ready: the stable shrinks, and the step waits for it
     assert of(ready, ScaleReplicaSet) == [ScaleReplicaSet("v1", 8)]
+    assert (d.state.step, d.state.phase) == (0, "Progressing")
+    assert d.state.message.endswith("; scaling stable 10 -> 8")
+    d.step(12)  # 2 canary + 8 stable, all ready: on to the timed pause
     assert (d.state.step, d.state.phase, d.state.pause_reason) == (1, "Paused", "CanaryPauseStep")
-    assert d.step(70).state.step == 1
-    d.step(71)
-    assert (d.state.step, d.state.weight, d.cluster.size("v2"), d.cluster.size("v1")) == (2, 50, 5, 8)
+    assert d.step(71).state.step == 1
     d.step(72)
+    assert (d.state.step, d.state.weight, d.cluster.size("v2"), d.cluster.size("v1")) == (2, 50, 5, 8)
+    d.step(73)
+    assert (d.state.step, d.state.phase, d.cluster.size("v2"), d.cluster.size("v1")) == (2, "Progressing", 5, 5)
+    d.step(74)
     assert (d.state.step, d.state.phase, d.cluster.size("v2"), d.cluster.size("v1")) == (3, "Paused", 5, 5)
     assert d.step(86_400).actions == []  # an indefinite pause holds
     d.step(86_401, cmd("promote", "p1"))
     assert (d.state.step, d.state.weight, d.cluster.size("v2"), d.cluster.size("v1")) == (4, 80, 8, 5)
+    d.step(86_402)
+    assert (d.state.step, d.cluster.size("v2"), d.cluster.size("v1")) == (4, 8, 2)
 
-    end = d.step(86_402)
+    end = d.step(86_403)
     assert d.state.step == 5 and d.state.phase == "Progressing"
-    assert of(end, ScaleReplicaSet) == [ScaleReplicaSet("v2", 10), ScaleReplicaSet("v1", 2)]
-    done = d.step(86_403)
+    assert of(end, ScaleReplicaSet) == [ScaleReplicaSet("v2", 10)]  # the stable keeps its 2 pods meanwhile
+    done = d.step(86_404)
     assert of(done, ScaleReplicaSet) == [ScaleReplicaSet("v1", 0)]
     assert (d.state.phase, d.state.stable_revision, d.state.weight, d.state.step) == ("Healthy", "v2", 0, 5)
     assert "RolloutCompleted" in reasons(done)
+
+
+def test_ratio_steps_are_held_until_both_sides_are_at_their_share() -> None:
+    """Consecutive setWeight steps: each one is left only from a pass that observed the canary and the stable
+    scaled to exactly their share with every pod ready (the stable's scale-down included), one step per pass,
+    and never with fewer than 10 ready pods."""
+    d = deployed(canary(weight(20), weight(50), weight(80), pause()))
+    d.cluster.spec = "v2"
+    d.step(10)
+    assert (d.state.step, d.state.weight) == (0, 20)
+    left, seen_ready = [], []
+    for t in range(11, 30):
+        seen, before = dict(d.cluster.sets), d.state.step
+        seen_ready.append(sum(ready for _, ready in seen.values()))
+        d.step(t)
+        assert d.state.step - before <= 1, (t, before, d.state.step)
+        if d.state.step != before:
+            left.append((before, seen.get("v2"), seen.get("v1")))
+        if d.state.phase == "Paused":
+            break
+    assert left == [(i, (c, c), (s, s)) for i, (c, s) in enumerate(ratio_replicas(10, w) for w in (20, 50, 80))]
+    assert min(seen_ready) >= 10
+
+
+def test_ratio_step_waits_for_the_stable_scale_down_to_be_observed() -> None:
+    d = deployed(canary(weight(20), pause()))
+    d.cluster.spec = "v2"
+    d.step(10)
+    assert of(d.step(11), ScaleReplicaSet) == [ScaleReplicaSet("v1", 8)]
+    d.cluster.sets["v1"] = (10, 10)  # the scale-down was lost (say, a conflict): the step holds and repeats it
+    again = d.step(12)
+    assert of(again, ScaleReplicaSet) == [ScaleReplicaSet("v1", 8)]
+    assert (d.state.step, d.state.phase) == (0, "Progressing")
+    d.cluster.sets["v1"] = (8, 10)  # scaled, but the ReplicaSet's status still counts the old pods
+    assert of(d.step(13), ScaleReplicaSet) == [] and d.state.step == 0
+    d.cluster.sets["v1"] = (8, 8)
+    d.step(14)
+    assert (d.state.step, d.state.phase) == (1, "Paused")
 
 
 def test_ratio_step_waits_for_all_pods() -> None:
@@ -320,24 +365,28 @@ def test_ratio_step_waits_for_all_pods() -> None:
     assert "waiting for 3 canary and 7 stable pods (0 and 10 ready)" in d.state.message
     assert d.cluster.size("v1") == 10  # no capacity is given up for pods that are not ready
     d.cluster.release("v2")
-    d.step(30)
+    d.step(30)  # the canary pods are ready: now the stable shrinks
+    assert (d.state.step, d.cluster.size("v1")) == (0, 7)
+    d.step(31)
     assert (d.state.step, d.state.phase) == (1, "Paused")
 
 
 def test_ratio_weight_going_down_scales_the_stable_up_before_the_canary_down() -> None:
     d = deployed(canary(weight(60), pause(), weight(10), pause()))
     d.cluster.spec = "v2"
-    d.step(10)
-    d.step(11)
+    for t in (10, 11, 12):
+        d.step(t)
     assert (d.cluster.size("v2"), d.cluster.size("v1"), d.state.step) == (6, 4, 1)
     d.cluster.held = {"v1"}
-    up = d.step(12, cmd("promote", "p1"))
+    up = d.step(13, cmd("promote", "p1"))
     assert of(up, ScaleReplicaSet) == [ScaleReplicaSet("v1", 9)]  # the canary keeps its 6 pods meanwhile
     assert d.state.step == 2
     d.cluster.release("v1")
-    down = d.step(13)
+    down = d.step(14)
     assert of(down, ScaleReplicaSet) == [ScaleReplicaSet("v2", 1)]
-    assert (d.state.step, d.state.phase) == (3, "Paused")
+    assert (d.state.step, d.state.phase) == (2, "Progressing")  # until the canary is down to its share
+    d.step(15)
+    assert (d.state.step, d.state.phase, d.cluster.size("v2"), d.cluster.size("v1")) == (3, "Paused", 1, 9)
 
 
 def test_ratio_follows_a_replica_change_mid_rollout() -> None:
@@ -482,9 +531,10 @@ def analysed(router: bool = True, **limits: int) -> Driver:
     d = deployed(canary(weight(20), analysis({**metric(), **limits}), weight(50), router=router))
     d.cluster.spec = "v2"
     d.step(10)
-    started = d.step(11)
-    if router:  # one more round trip: the weight is set, then the router reports it
-        started = d.step(12)
+    d.step(11)
+    # One more round trip: the weight is set, then the router reports it; without a router the stable shrinks to
+    # its share once the canary pods are ready, then the step is done.
+    started = d.step(12)
     assert of(started, StartAnalysis) == [StartAnalysis("v2-1-step1", started_metrics(d))]
     assert (d.state.step, d.state.phase) == (1, "Progressing")
     return d
@@ -1005,9 +1055,8 @@ def test_undo_to_a_revision_number() -> None:
     d = deployed(canary(weight(50)))
     for t, rev in ((10, "v2"), (20, "v3")):
         d.cluster.spec = rev
-        d.step(t)
-        d.step(t + 1)
-        d.step(t + 2)
+        for dt in range(4):  # canary up, stable down, canary to full, stable
+            d.step(t + dt)
     assert [(e.number, e.revision) for e in d.state.history] == [(1, "v1"), (2, "v2"), (3, "v3")]
     assert d.state.stable_revision == "v3"
     undo = d.step(30, cmd("undo", "u1", revision=1))
@@ -1015,8 +1064,8 @@ def test_undo_to_a_revision_number() -> None:
     assert d.state.pinned_revision == "v1" and d.state.desired_revision == "v1"
     assert ScaleReplicaSet("v1", 5) in undo.actions  # a canary of the old revision, like any new one
     assert [(e.number, e.revision) for e in d.state.history][-1] == (4, "v1")
-    d.step(31)
-    d.step(32)
+    for t in (31, 32, 33):
+        d.step(t)
     assert (d.state.stable_revision, d.state.phase) == ("v1", "Healthy")
     d.step(40)
     assert d.state.desired_revision == "v1"  # the spec still holds v3: the pin holds
@@ -1286,7 +1335,7 @@ def test_strategy_change_mid_rollout_restarts_under_the_new_strategy() -> None:
 def test_steps_removed_mid_rollout_go_to_the_end() -> None:
     d = deployed(canary(weight(10), weight(20), pause(), weight(50)))
     d.cluster.spec = "v2"
-    for t in (10, 11, 12):
+    for t in (10, 11, 12, 13, 14):  # each setWeight: canary up, stable down, done
         d.step(t)
     assert (d.state.step, d.state.phase) == (2, "Paused")
     d.policy = canary(weight(10))

@@ -876,11 +876,27 @@ def _analysis_step(s: RolloutState, analysis: Analysis, ctx: _Ctx) -> tuple[Roll
 def _weight_step(s: RolloutState, weight: int, ctx: _Ctx) -> tuple[RolloutState, bool]:
     if ctx.routed:
         return _route_weight(s, weight, ctx)
+    return _ratio_step(s, ctx)
+
+
+def _ratio_step(s: RolloutState, ctx: _Ctx) -> tuple[RolloutState, bool]:
+    """No router: the step is done only once both ReplicaSets are scaled to their share and all their pods are
+    ready, as Argo Rollouts. The stable shrinks only after the canary's pods are ready (and the canary only after
+    the stable's, when the weight goes down), so that scale-down is issued in a pass that still waits for it:
+    the step's weight is really in effect before the next step starts.
+
+    The shape awaited is the one `_reconcile` drives to: the targets, except where keeping capacity holds a side
+    above its target for good (a setCanaryScale leaving canary + stable short of `replicas`)."""
+    assert s.stable_revision is not None and s.desired_revision is not None
     canary, stable = _ratio_targets(s, ctx)
-    ready_canary, ready_stable = ctx.obs.ready(s.desired_revision), ctx.obs.ready(s.stable_revision)
-    if ready_canary < canary or ready_stable < stable:
-        return _wait(s, f"{_describe(s.step, ctx.steps)}: waiting for {canary} canary and {stable} stable pods "
-                        f"({ready_canary} and {ready_stable} ready)", ctx)
+    want = _ratio_replicas_keeping_capacity(s, ctx)
+    sides = {"canary": s.desired_revision, "stable": s.stable_revision}
+    ready = {side: ctx.obs.ready(r) for side, r in sides.items()}
+    scaling = [f"{side} {ctx.obs.scaled(r)} -> {want[r]}" for side, r in sides.items() if ctx.obs.scaled(r) != want[r]]
+    if scaling or any(ready[side] != want[r] for side, r in sides.items()):
+        message = (f"{_describe(s.step, ctx.steps)}: waiting for {canary} canary and {stable} stable pods "
+                   f"({ready['canary']} and {ready['stable']} ready)")
+        return _wait(s, message + (f"; scaling {', '.join(scaling)}" if scaling else ""), ctx)
     return s, True
 
 
@@ -899,6 +915,8 @@ def _route_weight(s: RolloutState, weight: int, ctx: _Ctx) -> tuple[RolloutState
 
 
 def _scale_step(s: RolloutState, ctx: _Ctx) -> tuple[RolloutState, bool]:
+    if not ctx.routed:
+        return _ratio_step(s, ctx)
     need, ready = _canary_override(s, ctx) or 0, ctx.obs.ready(s.desired_revision)
     if ready < need:
         return _wait(s, f"{_describe(s.step, ctx.steps)}: waiting for {need} ready canary pods ({ready} ready)", ctx)
