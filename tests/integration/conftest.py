@@ -10,16 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
 from kubernetes import client, config
 
 from aenv.api import crd
+from aenv.aws.component import AwsTarget
 from aenv.local import processes
 from aenv.local.controlplane import LocalCluster
 from aenv.local.devenv import OIDC_ISSUER
-from aenv.local.emulator import AwsEmulator
+from aenv.local.emulator import CREDENTIALS, REGION, AwsEmulator
 
 from .kube import Kube
 
@@ -119,8 +119,16 @@ def namespace(kube: Kube, emulator: AwsEmulator, operator: Operator) -> Iterator
 
 @pytest.fixture
 def sqs(emulator: AwsEmulator) -> Any:
-    return boto3.client("sqs", region_name="us-east-1", endpoint_url=emulator.url,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return emulator.client("sqs")
+
+
+@pytest.fixture
+def target(emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> AwsTarget:
+    """A fresh AWS account for a component client; aenv's clients take credentials from the environment."""
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    emulator.reset()
+    return AwsTarget(region=REGION, endpoint=emulator.url)
 
 
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:

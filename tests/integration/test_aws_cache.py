@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from aenv.api import EnvironmentSpec, effective
@@ -29,11 +28,6 @@ TOKEN = Sensitive("first-auth-token-0123456789abcdef")
 Outputs = dict[str, dict[str, Any]]
 
 
-def boto(emulator: AwsEmulator, service: str) -> Any:
-    make: Any = boto3.client  # `service` is any name: the typed overloads do not apply
-    return make(service, region_name="us-east-1", endpoint_url=emulator.url,
-                aws_access_key_id="testing", aws_secret_access_key="testing")
-
 
 @pytest.fixture
 def outputs(emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> Outputs:
@@ -42,7 +36,7 @@ def outputs(emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> Outputs:
     emulator.reset()
     for k, v in CREDENTIALS.items():
         monkeypatch.setenv(k, v)
-    ec2, kms, elasticache = boto(emulator, "ec2"), boto(emulator, "kms"), boto(emulator, "elasticache")
+    ec2, kms, elasticache = emulator.client("ec2"), emulator.client("kms"), emulator.client("elasticache")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{az}")
                ["Subnet"]["SubnetId"] for i, az in enumerate("ab")]
@@ -78,13 +72,13 @@ def client(emulator: AwsEmulator) -> ElastiCacheReplicationGroups:
 
 
 def described(emulator: AwsEmulator, name: str) -> dict[str, Any]:
-    group: dict[str, Any] = boto(emulator, "elasticache").describe_replication_groups(
+    group: dict[str, Any] = emulator.client("elasticache").describe_replication_groups(
         ReplicationGroupId=name)["ReplicationGroups"][0]
     return group
 
 
 def tags_of(emulator: AwsEmulator, arn: str) -> dict[str, str]:
-    listed = boto(emulator, "elasticache").list_tags_for_resource(ResourceName=arn)["TagList"]
+    listed = emulator.client("elasticache").list_tags_for_resource(ResourceName=arn)["TagList"]
     return {t["Key"]: t["Value"] for t in listed}
 
 
@@ -141,7 +135,7 @@ def test_observe_again_finds_the_same_group(emulator: AwsEmulator, outputs: Outp
     # A crash between create and status write: the next create finds the group instead of making another.
     raced = client(emulator).create(d)
     assert raced.exists and raced.outputs["arn"] == made.outputs["arn"]
-    assert len(boto(emulator, "elasticache").describe_replication_groups()["ReplicationGroups"]) == 1
+    assert len(emulator.client("elasticache").describe_replication_groups()["ReplicationGroups"]) == 1
 
 
 def test_update_of_mutable_fields(emulator: AwsEmulator, outputs: Outputs) -> None:
@@ -191,14 +185,14 @@ def test_immutable_changes_are_reported(emulator: AwsEmulator, outputs: Outputs)
         observed = groups.observe(desired(outputs, "staging", engineVersion="7.1", **change))
         assert field in observed.immutable
         assert decide(ENV, desired(outputs, "staging"), observed).kind == "conflict"
-    other_key = boto(emulator, "kms").create_key()["KeyMetadata"]
+    other_key = emulator.client("kms").create_key()["KeyMetadata"]
     observed = groups.observe(desired({**outputs, "kms/key": {"id": other_key["KeyId"], "arn": other_key["Arn"]}},
                                       "staging", engineVersion="7.1"))
     assert observed.immutable == ("kms_key",)
 
     # AWS reports subnet group and engine version on the group's member clusters; moto creates none for a
     # replication group, so make the member cluster AWS would report, in another subnet group.
-    boto(emulator, "elasticache").create_cache_cluster(
+    emulator.client("elasticache").create_cache_cluster(
         CacheClusterId=f"{made.outputs['id']}-001", ReplicationGroupId=made.outputs["id"],
         CacheNodeType="cache.t4g.medium", Engine="redis", EngineVersion="7.1.0", NumCacheNodes=1,
         CacheSubnetGroupName="somewhere-else")
@@ -214,7 +208,7 @@ def test_drift_is_detected_and_corrected(emulator: AwsEmulator, outputs: Outputs
     d = desired(outputs, "staging")
     groups = client(emulator)
     made = groups.create(d)
-    elasticache = boto(emulator, "elasticache")
+    elasticache = emulator.client("elasticache")
     elasticache.modify_replication_group(ReplicationGroupId=d.name, CacheNodeType="cache.t4g.micro",
                                          SnapshotRetentionLimit=0, ApplyImmediately=True)
     elasticache.remove_tags_from_resource(ResourceName=made.outputs["arn"], TagKeys=[TAG_COMPONENT])
@@ -280,13 +274,13 @@ def test_multi_az_without_replicas_is_an_error_the_user_can_fix(emulator: AwsEmu
     with pytest.raises(AwsError) as error:
         client(emulator).create(desired(outputs, replicas=0))
     assert error.value.code == "InvalidParameterCombination" and "spec.cache.replicas" in str(error.value)
-    assert boto(emulator, "elasticache").describe_replication_groups()["ReplicationGroups"] == []
+    assert emulator.client("elasticache").describe_replication_groups()["ReplicationGroups"] == []
 
 
 def test_a_group_of_another_environment_is_reported_by_its_owner_tags(emulator: AwsEmulator,
                                                                       outputs: Outputs) -> None:
     d = desired(outputs, "dev")
-    elasticache = boto(emulator, "elasticache")
+    elasticache = emulator.client("elasticache")
     elasticache.create_replication_group(
         ReplicationGroupId=d.name, ReplicationGroupDescription="someone else's", CacheNodeType="cache.t4g.micro",
         Tags=[{"Key": TAG_ENVIRONMENT, "Value": "other/env"}, {"Key": TAG_UID, "Value": "uid-9"}])

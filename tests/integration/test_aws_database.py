@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from aenv.api import EnvironmentSpec, effective
@@ -23,11 +22,6 @@ PASSWORD = Sensitive("first-Password-0123456789")
 Outputs = dict[str, dict[str, Any]]
 
 
-def boto(emulator: AwsEmulator, service: str) -> Any:
-    make: Any = boto3.client  # `service` is any name: the typed overloads do not apply
-    return make(service, region_name="us-east-1", endpoint_url=emulator.url,
-                aws_access_key_id="testing", aws_secret_access_key="testing")
-
 
 @pytest.fixture
 def outputs(emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> Outputs:
@@ -36,7 +30,7 @@ def outputs(emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> Outputs:
     emulator.reset()
     for k, v in CREDENTIALS.items():
         monkeypatch.setenv(k, v)
-    ec2, kms, rds = boto(emulator, "ec2"), boto(emulator, "kms"), boto(emulator, "rds")
+    ec2, kms, rds = emulator.client("ec2"), emulator.client("kms"), emulator.client("rds")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{az}")
                ["Subnet"]["SubnetId"] for i, az in enumerate("ab")]
@@ -72,12 +66,12 @@ def client(emulator: AwsEmulator) -> RdsDbInstances:
 
 
 def described(emulator: AwsEmulator, name: str) -> dict[str, Any]:
-    instance: dict[str, Any] = boto(emulator, "rds").describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
+    instance: dict[str, Any] = emulator.client("rds").describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0]
     return instance
 
 
 def instances(emulator: AwsEmulator) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = boto(emulator, "rds").describe_db_instances()["DBInstances"]
+    found: list[dict[str, Any]] = emulator.client("rds").describe_db_instances()["DBInstances"]
     return found
 
 
@@ -184,7 +178,7 @@ def test_password_rotation_follows_the_secret_version(emulator: AwsEmulator, out
 def test_immutable_changes_are_reported(emulator: AwsEmulator, outputs: Outputs) -> None:
     dbs = client(emulator)
     dbs.create(desired(outputs, "staging", engineVersion="16"))
-    other_key = boto(emulator, "kms").create_key()["KeyMetadata"]
+    other_key = emulator.client("kms").create_key()["KeyMetadata"]
     cases: list[tuple[Outputs, dict[str, Any], str]] = [
         (outputs, {"storageGiB": 20}, "storage_gib (RDS storage cannot shrink)"),
         (outputs, {"databaseName": "other"}, "db_name"),
@@ -217,7 +211,7 @@ def test_drift_is_detected_and_corrected(emulator: AwsEmulator, outputs: Outputs
     d = desired(outputs, "staging")
     dbs = client(emulator)
     made = dbs.create(d)
-    rds = boto(emulator, "rds")
+    rds = emulator.client("rds")
     rds.modify_db_instance(DBInstanceIdentifier=d.name, PubliclyAccessible=True, BackupRetentionPeriod=0,
                            CopyTagsToSnapshot=False, ApplyImmediately=True)
     rds.remove_tags_from_resource(ResourceName=made.outputs["arn"], TagKeys=[TAG_COMPONENT])
@@ -242,7 +236,7 @@ def test_snapshot_policy_lifts_deletion_protection_and_keeps_a_final_snapshot(em
     assert instances(emulator) == []
     name = final_snapshot_name(d.name, "uid-1")
     assert name.startswith(f"{d.name}-final-")
-    [snapshot] = boto(emulator, "rds").describe_db_snapshots(DBSnapshotIdentifier=name)["DBSnapshots"]
+    [snapshot] = emulator.client("rds").describe_db_snapshots(DBSnapshotIdentifier=name)["DBSnapshots"]
     assert snapshot["Status"] == "available" and snapshot["DBInstanceIdentifier"] == d.name
     assert snapshot["Encrypted"] and snapshot["KmsKeyId"] == outputs["kms/key"]["arn"]
 
@@ -253,7 +247,7 @@ def test_delete_policy_deletes_without_snapshot(emulator: AwsEmulator, outputs: 
     dbs.create(d)
     dbs.delete(lookup(d), dbs.observe(lookup(d)), "Delete")
     assert not dbs.observe(lookup(d)).exists and instances(emulator) == []
-    assert boto(emulator, "rds").describe_db_snapshots()["DBSnapshots"] == []
+    assert emulator.client("rds").describe_db_snapshots()["DBSnapshots"] == []
 
 
 def test_retain_keeps_the_instance_protected_and_released(emulator: AwsEmulator, outputs: Outputs) -> None:
@@ -277,7 +271,7 @@ def test_retain_keeps_the_instance_protected_and_released(emulator: AwsEmulator,
 def test_an_instance_of_another_environment_is_reported_by_its_owner_tags(emulator: AwsEmulator,
                                                                           outputs: Outputs) -> None:
     d = desired(outputs, "dev")
-    boto(emulator, "rds").create_db_instance(
+    emulator.client("rds").create_db_instance(
         DBInstanceIdentifier=d.name, DBInstanceClass="db.t4g.micro", Engine="postgres", AllocatedStorage=20,
         MasterUsername="someone", MasterUserPassword="someone-else-0123",
         Tags=[{"Key": TAG_ENVIRONMENT, "Value": "other/env"}, {"Key": TAG_UID, "Value": "uid-9"}])

@@ -11,7 +11,7 @@ import pytest
 from aenv.api import EnvironmentSpec, effective
 from aenv.aws.component import AwsTarget
 from aenv.aws.kms_key import KmsKeys
-from aenv.local.emulator import CREDENTIALS, AwsEmulator
+from aenv.local.emulator import AwsEmulator
 from aenv.naming import TAG_COMPONENT, TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, EnvironmentRef
 from aenv.plan import encryption
 from aenv.plan.actions import decide
@@ -21,13 +21,6 @@ REGION = "us-east-1"
 ENV = EnvironmentRef("analytics", "defi", "uid-1")
 ALIAS = "alias/aenv-analytics-defi"
 
-
-@pytest.fixture
-def target(emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> AwsTarget:
-    for name, value in CREDENTIALS.items():  # aenv's clients take credentials from the environment
-        monkeypatch.setenv(name, value)
-    emulator.reset()
-    return AwsTarget(region=REGION, endpoint=emulator.url)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from aenv.api import EnvironmentSpec, effective
 from aenv.aws.component import AwsTarget
 from aenv.aws.errors import AwsError
 from aenv.aws.iam_role import PATH, POLICY_NAME, IamRoles
-from aenv.local.emulator import CREDENTIALS, AwsEmulator
+from aenv.local.emulator import AwsEmulator
 from aenv.naming import TAG_COMPONENT, TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, EnvironmentRef
 from aenv.plan import iam
 from aenv.plan.actions import decide
@@ -31,13 +31,6 @@ OUTPUTS = {
     "kms/key": {"arn": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0b0e5f6c-1111-2222-3333-444455556666"},
 }
 
-
-@pytest.fixture
-def target(emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> AwsTarget:
-    for name, value in CREDENTIALS.items():  # aenv's clients take credentials from the environment
-        monkeypatch.setenv(name, value)
-    emulator.reset()
-    return AwsTarget(region=REGION, endpoint=emulator.url)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import boto3
 import pytest
 
 from aenv.api import EnvironmentSpec, effective
@@ -15,7 +14,7 @@ from aenv.aws.cloudwatch_alarm import CloudWatchAlarms
 from aenv.aws.cloudwatch_dashboard import CloudWatchDashboards
 from aenv.aws.component import AwsTarget
 from aenv.aws.sns_alarm_topic import SnsAlarmTopics
-from aenv.local.emulator import CREDENTIALS, AwsEmulator
+from aenv.local.emulator import AwsEmulator
 from aenv.naming import TAG_COMPONENT, TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, EnvironmentRef
 from aenv.plan import monitoring
 from aenv.plan.actions import decide
@@ -29,33 +28,22 @@ CACHE_ID = "aenv-analytics-defi-cache"
 API_ID = "a1b2c3d4e5"
 
 
-@pytest.fixture
-def target(emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> AwsTarget:
-    for name, value in CREDENTIALS.items():  # aenv's clients take credentials from the environment
-        monkeypatch.setenv(name, value)
-    emulator.reset()
-    return AwsTarget(region=REGION, endpoint=emulator.url)
-
-
-def boto(emulator: AwsEmulator, service: str) -> Any:
-    return boto3.client(service, region_name=REGION, endpoint_url=emulator.url,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 @pytest.fixture
 def sns(emulator: AwsEmulator) -> Any:
-    return boto(emulator, "sns")
+    return emulator.client("sns")
 
 
 @pytest.fixture
 def cw(emulator: AwsEmulator) -> Any:
-    return boto(emulator, "cloudwatch")
+    return emulator.client("cloudwatch")
 
 
 @pytest.fixture
 def queues(emulator: AwsEmulator, target: AwsTarget) -> dict[str, dict[str, str]]:
     """Real queues, as the queues component made them: outputs by key."""
-    sqs = boto(emulator, "sqs")
+    sqs = emulator.client("sqs")
     out = {}
     for key, name in (("queue/events", "aenv-analytics-defi-events"),
                       ("queue/events/dead-letter", "aenv-analytics-defi-events-dlq"),

@@ -15,7 +15,7 @@ from aenv.aws.ec2_security_group import Rule, SecurityGroups, rules
 from aenv.aws.elasticache_subnet_group import CacheSubnetGroups
 from aenv.aws.errors import AwsError, TransientError
 from aenv.aws.rds_subnet_group import DbSubnetGroups
-from aenv.local.emulator import CREDENTIALS, AwsEmulator
+from aenv.local.emulator import AwsEmulator
 from aenv.naming import TAG_COMPONENT, TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, EnvironmentRef
 from aenv.plan import network
 from aenv.plan.actions import decide
@@ -26,13 +26,6 @@ ENV = EnvironmentRef("analytics", "defi", "uid-1")
 WORKLOADS, CACHE, DATABASE = "network/sg/workloads", "network/sg/cache", "network/sg/database"
 CACHE_SUBNETS, DATABASE_SUBNETS = "network/subnets/cache", "network/subnets/database"
 
-
-@pytest.fixture
-def target(emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> AwsTarget:
-    for name, value in CREDENTIALS.items():  # aenv's clients take credentials from the environment
-        monkeypatch.setenv(name, value)
-    emulator.reset()
-    return AwsTarget(region=REGION, endpoint=emulator.url)
 
 
 def client(emulator: AwsEmulator, service: str) -> Any:

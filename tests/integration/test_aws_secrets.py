@@ -7,14 +7,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from aenv.api import EnvironmentSpec, effective
 from aenv.aws import session
 from aenv.aws.component import AwsTarget
 from aenv.aws.secretsmanager_secret import REDACTED, TAG_ROTATED_AT, SecretsManagerSecrets
-from aenv.local.emulator import CREDENTIALS, AwsEmulator
+from aenv.local.emulator import AwsEmulator
 from aenv.naming import TAG_COMPONENT, TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, EnvironmentRef
 from aenv.plan import secrets
 from aenv.plan.actions import decide
@@ -34,27 +33,16 @@ class Clock:
         return self.at
 
 
-@pytest.fixture
-def target(emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> AwsTarget:
-    for name, value in CREDENTIALS.items():  # aenv's clients take credentials from the environment
-        monkeypatch.setenv(name, value)
-    emulator.reset()
-    return AwsTarget(region=REGION, endpoint=emulator.url)
-
 
 @pytest.fixture
 def sm(emulator: AwsEmulator) -> Any:
-    return boto(emulator, "secretsmanager")
+    return emulator.client("secretsmanager")
 
 
 @pytest.fixture
 def key_id(emulator: AwsEmulator, target: AwsTarget) -> str:
-    return str(boto(emulator, "kms").create_key()["KeyMetadata"]["KeyId"])
+    return str(emulator.client("kms").create_key()["KeyMetadata"]["KeyId"])
 
-
-def boto(emulator: AwsEmulator, service: str) -> Any:
-    return boto3.client(service, region_name=REGION, endpoint_url=emulator.url,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 def planned(key_id: str, env: EnvironmentRef = ENV, **sections: object) -> dict[str, Desired]:
@@ -184,7 +172,7 @@ def test_rotation_period_comes_from_the_spec(target: AwsTarget, key_id: str) -> 
 def test_update_of_changed_mutable_fields(target: AwsTarget, sm: Any, key_id: str, emulator: AwsEmulator) -> None:
     client = SecretsManagerSecrets(target, now=Clock())
     client.create(planned(key_id, secrets={})["secret/jwt"])
-    other_key = boto(emulator, "kms").create_key()["KeyMetadata"]["KeyId"]
+    other_key = emulator.client("kms").create_key()["KeyMetadata"]["KeyId"]
     changed = planned(other_key, secrets={"rotation": {"jwtDays": 30}})["secret/jwt"]
     observed = client.observe(changed)
     assert set(observed.diff) == {"kms_key_id", "description"}

@@ -22,6 +22,7 @@ from aenv.naming import TAG_COMPONENT, TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, E
 from aenv.plan import queues, topics
 from aenv.plan.actions import decide
 from aenv.plan.types import Desired, Observation
+from aenv.reconcile import act
 
 ENV = EnvironmentRef("analytics", "defi", "uid-1")
 OTHER = EnvironmentRef("analytics", "other", "uid-2")
@@ -68,13 +69,8 @@ class Aws:
         seen = {}
         for d in resources:
             client, r = self.client(d.kind), self.resolved(d)
-            observed = client.observe(r)
-            action = decide(env, r, observed)
-            if action.kind == "create":
-                observed = client.create(r)
-            elif action.kind in ("update", "adopt"):
-                observed = client.update(r, observed)
-            assert decide(env, r, observed).kind == "none", (d.key, observed)
+            observed, conflict = act(env, r, client)
+            assert conflict is None and decide(env, r, observed).kind == "none", (d.key, observed)
             self.outputs[d.key] = observed.outputs
             seen[d.key] = observed
         return seen

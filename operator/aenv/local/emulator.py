@@ -6,6 +6,9 @@ import socket
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
+
+import boto3
 
 from . import processes
 
@@ -61,6 +64,12 @@ class AwsEmulator:
         req = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
         with urllib.request.urlopen(req, timeout=10):
             pass
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for this emulator (tests and benchmarks look at AWS through it)."""
+        make: Any = boto3.client  # `service` is any name: the typed overloads do not apply
+        return make(service, region_name=REGION, endpoint_url=self.url, aws_access_key_id=CREDENTIALS[
+            "AWS_ACCESS_KEY_ID"], aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
 
     def environ(self) -> dict[str, str]:
         return {"AWS_ENDPOINT_URL": self.url, "AWS_DEFAULT_REGION": REGION, **CREDENTIALS}
