@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 TAG_ENVIRONMENT = "aenv.dev/environment"
@@ -41,3 +42,8 @@ def aws_name(env: EnvironmentRef, component: str, *, max_length: int, suffix: st
         return full + suffix
     digest = hashlib.sha256(full.encode()).hexdigest()[:8]
     return full[: room - len(digest) - 1].rstrip("-") + "-" + digest + suffix
+
+
+def retagged(before: Mapping[str, str], wanted: Mapping[str, str]) -> dict[str, str]:
+    """The tags a resource holds once aenv tagged it as wanted and took off the released mark."""
+    return {k: v for k, v in {**before, **wanted}.items() if k != TAG_RELEASED}

@@ -104,7 +104,7 @@ def implemented(component: str, desired: list[Desired], clients: Registry) -> bo
     return c.in_cluster or (c.plan is not None and all(d.kind in clients for d in desired if d.component == component))
 
 
-def _act(env: EnvironmentRef, d: Desired, client: aws.ResourceClient) -> tuple[Observation, str | None]:
+def act(env: EnvironmentRef, d: Desired, client: aws.ResourceClient) -> tuple[Observation, str | None]:
     """Observe, then create, update or adopt. Returns the observation and a conflict message, if any."""
     observed = client.observe(d)
     action = decide(env, d, observed)
@@ -187,7 +187,7 @@ def _aws(env: Environment, spec: EnvironmentSpec) -> tuple[EnvironmentStatus, li
             progress.wait(d.component, f"{d.key} waits for {', '.join(missing)}")
             continue
         try:
-            observed, conflict = _act(env.ref, resolved, clients.get(d.kind, target))
+            observed, conflict = act(env.ref, resolved, clients.get(d.kind, target))
         except AwsError as e:
             progress.fail(d.component, e.code, f"{d.name}: {e}")
             continue

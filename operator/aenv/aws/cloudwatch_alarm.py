@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..api.spec import DeletionPolicy
-from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
+from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
@@ -141,8 +141,7 @@ class CloudWatchAlarms:
         if "tags" in observed.diff:
             self._call("untag_resource", ResourceARN=arn, TagKeys=[TAG_RELEASED])
             self._call("tag_resource", ResourceARN=arn, Tags=[{"Key": k, "Value": v} for k, v in desired.tags.items()])
-            now = {**observed.diff["tags"][0], **desired.tags}
-            self.tags.put(arn, {k: v for k, v in now.items() if k != TAG_RELEASED})
+            self.tags.put(arn, retagged(observed.diff["tags"][0], desired.tags))
         return self.observe(desired)
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from ..api.spec import DeletionPolicy
-from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
+from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
@@ -277,7 +277,7 @@ class ElastiCacheReplicationGroups:
         self._call("add_tags_to_resource", ResourceName=arn, Tags=[{"Key": k, "Value": v} for k, v in wanted.items()])
         if TAG_RELEASED in current:
             self._call("remove_tags_from_resource", ResourceName=arn, TagKeys=[TAG_RELEASED])
-        self.tags.put(arn, {k: v for k, v in {**current, **wanted}.items() if k != TAG_RELEASED})
+        self.tags.put(arn, retagged(current, wanted))
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         """Snapshot takes a final snapshot (not of a group that failed to create: it holds no data)."""

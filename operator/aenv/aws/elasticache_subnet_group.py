@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..api.spec import DeletionPolicy
-from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
+from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
@@ -109,7 +109,7 @@ class CacheSubnetGroups:
             if TAG_RELEASED in have:  # ElastiCache refuses to remove a tag that is not there
                 self._call("remove_tags_from_resource", ResourceName=arn, TagKeys=[TAG_RELEASED])
             self._call("add_tags_to_resource", ResourceName=arn, Tags=_tag_list(dict(desired.tags)))
-            self.tags.put(arn, {**{k: v for k, v in have.items() if k != TAG_RELEASED}, **desired.tags})
+            self.tags.put(arn, retagged(have, desired.tags))
         return self.observe(desired)
 
     def _arn(self, name: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..api.spec import DeletionPolicy
-from ..naming import TAG_COMPONENT, TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
+from ..naming import TAG_COMPONENT, TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
@@ -149,8 +149,7 @@ class KmsKeys:
             if TAG_RELEASED in have:
                 self._call("untag_resource", KeyId=key_id, TagKeys=[TAG_RELEASED])
             self._call("tag_resource", KeyId=key_id, Tags=_kms_tags(dict(desired.tags)))
-            self.tags.put(observed.outputs["arn"], {**{k: v for k, v in have.items() if k != TAG_RELEASED},
-                                                    **desired.tags})
+            self.tags.put(observed.outputs["arn"], retagged(have, desired.tags))
         return self.observe(desired)
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..api.spec import DeletionPolicy
-from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
+from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
@@ -195,7 +195,7 @@ class RdsDbInstances:
         self._call("add_tags_to_resource", ResourceName=arn, Tags=[{"Key": k, "Value": v} for k, v in wanted.items()])
         if TAG_RELEASED in current:
             self._call("remove_tags_from_resource", ResourceName=arn, TagKeys=[TAG_RELEASED])
-        return {k: v for k, v in {**current, **wanted}.items() if k != TAG_RELEASED}
+        return retagged(current, wanted)
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         """Delete the instance per the environment's deletion policy; confirmed by a later observe.

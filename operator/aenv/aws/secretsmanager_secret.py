@@ -24,7 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..api.spec import DeletionPolicy
-from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
+from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
 from ..plan.types import Desired, Observation, Sensitive
 from . import session
 from .component import AwsTarget
@@ -237,7 +237,7 @@ class SecretsManagerSecrets:
         if "tags" in observed.diff:
             self._call("untag_resource", SecretId=arn, TagKeys=[TAG_RELEASED])
             self._call("tag_resource", SecretId=arn, Tags=_tag_list(desired.tags))
-            tags = {k: v for k, v in {**tags, **desired.tags}.items() if k != TAG_RELEASED}
+            tags = retagged(tags, desired.tags)
         self._patch(desired.name, entry, Tags=_tag_list(tags))
         return self.observe(desired)
 

@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..api.spec import DeletionPolicy
-from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
+from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
@@ -119,8 +119,7 @@ class SnsAlarmTopics:
         if "tags" in observed.diff:
             self._call("untag_resource", ResourceArn=arn, TagKeys=[TAG_RELEASED])
             self._call("tag_resource", ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in desired.tags.items()])
-            now = {**observed.diff["tags"][0], **desired.tags}
-            self.tags.put(arn, {k: v for k, v in now.items() if k != TAG_RELEASED})
+            self.tags.put(arn, retagged(observed.diff["tags"][0], desired.tags))
         return self.observe(desired)
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:

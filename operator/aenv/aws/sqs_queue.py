@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..api.spec import DeletionPolicy
-from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
+from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget
@@ -121,8 +121,7 @@ class SqsQueues:
         if "tags" in observed.diff:
             self._call("untag_queue", QueueUrl=url, TagKeys=[TAG_RELEASED])
             self._call("tag_queue", QueueUrl=url, Tags=dict(desired.tags))
-            now = {**observed.diff["tags"][0], **desired.tags}
-            self.tags.put(observed.outputs["arn"], {k: v for k, v in now.items() if k != TAG_RELEASED})
+            self.tags.put(observed.outputs["arn"], retagged(observed.diff["tags"][0], desired.tags))
         return self.observe(desired)
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
