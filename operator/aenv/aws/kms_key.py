@@ -114,6 +114,7 @@ class KmsKeys:
     def create(self, desired: Desired) -> Observation:
         p = desired.params
         key_id = self._orphan(desired)
+        made = key_id is None
         if key_id is None:
             meta = self._call("create_key", Description=p["description"], KeySpec=p["key_spec"],
                               KeyUsage="ENCRYPT_DECRYPT", Tags=_kms_tags(dict(desired.tags)))["KeyMetadata"]
@@ -129,7 +130,9 @@ class KmsKeys:
             self.aliases.expire()
             if self._key(desired.name) is None:  # it names a key pending deletion: point it at this one
                 self._call("update_alias", AliasName=desired.name, TargetKeyId=key_id)
-            else:  # made by someone else since the listing: observe what it names; this key stays an orphan
+            else:  # the alias was made since the listing: keep what it names, do not leave a second key behind
+                if made:
+                    self._call("schedule_key_deletion", KeyId=key_id, PendingWindowInDays=7)
                 return self.observe(desired)
         except Exception as e:
             raise classify(e) from e
