@@ -10,11 +10,13 @@ import pytest
 
 from aenv.api import EnvironmentSpec, effective
 from aenv.api.spec import DeletionPolicy
+from aenv.aws import session
 from aenv.aws.component import AwsTarget
 from aenv.aws.ec2_security_group import Rule, SecurityGroups, rules
 from aenv.aws.elasticache_subnet_group import CacheSubnetGroups
 from aenv.aws.errors import AwsError, TransientError
 from aenv.aws.rds_subnet_group import DbSubnetGroups
+from aenv.aws.vpc import Network
 from aenv.local.emulator import AwsEmulator
 from aenv.naming import TAG_COMPONENT, TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, EnvironmentRef
 from aenv.plan import network
@@ -263,6 +265,83 @@ def test_an_unknown_subnet_is_an_error_the_user_can_fix(target: AwsTarget) -> No
     desired = planned(subnetIds=["subnet-0123456789abcdef0"])
     with pytest.raises(AwsError, match="subnet-0123456789abcdef0"):
         SecurityGroups(target).create(desired[WORKLOADS])
+
+
+# --- the spec's placement, checked against AWS ---------------------------------------------------------------------
+
+MISSING_VPC, MISSING_SUBNET = "vpc-0123456789abcdef0", "subnet-0123456789abcdef0"
+NETWORK_CLIENTS = ((SecurityGroups, WORKLOADS), (CacheSubnetGroups, CACHE_SUBNETS), (DbSubnetGroups, DATABASE_SUBNETS))
+
+
+def refused_everywhere(target: AwsTarget, desired: dict[str, Desired], code: str, says: str) -> None:
+    """Every network client refuses to observe or create with this placement, with the code and the message."""
+    for make, key in NETWORK_CLIENTS:
+        for method in ("observe", "create"):
+            with pytest.raises(AwsError) as raised:
+                getattr(make(target), method)(desired[key])
+            assert raised.value.code == code and says in str(raised.value), (make.__name__, method)
+
+
+def test_a_vpc_that_does_not_exist_is_refused_naming_the_field(target: AwsTarget, emulator: AwsEmulator) -> None:
+    ec2 = client(emulator, "ec2")
+    _, subnets = default_network(ec2)
+    desired = planned(vpcId=MISSING_VPC, subnetIds=subnets)
+    refused_everywhere(target, desired, "InvalidVpcID.NotFound", f"spec.aws.vpcId: {MISSING_VPC} does not exist")
+    refused_everywhere(target, planned(vpcId=MISSING_VPC), "InvalidVpcID.NotFound", MISSING_VPC)
+    assert groups_named(ec2, desired[WORKLOADS].name) == []
+
+
+def test_a_subnet_that_does_not_exist_is_refused_naming_its_index(target: AwsTarget, emulator: AwsEmulator) -> None:
+    vpc, subnets = default_network(client(emulator, "ec2"))
+    desired = planned(vpcId=vpc, subnetIds=[subnets[0], MISSING_SUBNET])
+    refused_everywhere(target, desired, "InvalidSubnetID.NotFound",
+                       f"spec.aws.subnetIds[1]: {MISSING_SUBNET} does not exist")
+
+
+def test_subnets_outside_the_named_vpc_are_refused(target: AwsTarget, emulator: AwsEmulator) -> None:
+    ec2 = client(emulator, "ec2")
+    default_vpc, default_subnets = default_network(ec2)
+    vpc, subnets = other_network(ec2)
+    desired = planned(vpcId=vpc, subnetIds=[subnets[0], default_subnets[0]])
+    refused_everywhere(target, desired, "SubnetNotInVpc",
+                       f"spec.aws.subnetIds[1]: {default_subnets[0]} is in {default_vpc}, not in spec.aws.vpcId {vpc}")
+    mixed = planned(subnetIds=[default_subnets[0], subnets[1]])  # no VPC named: the first subnet's decides
+    refused_everywhere(target, mixed, "SubnetNotInVpc", f"spec.aws.subnetIds[1]: {subnets[1]} is in {vpc}")
+
+
+def test_a_vpc_that_does_not_exist_is_not_reported_as_a_move(target: AwsTarget, emulator: AwsEmulator) -> None:
+    """"vpc_id cannot change in place" only when AWS holds the resource in another VPC that really exists."""
+    vpc, subnets = default_network(client(emulator, "ec2"))
+    desired = planned()
+    SecurityGroups(target).create(desired[WORKLOADS])
+    CacheSubnetGroups(target).create(desired[CACHE_SUBNETS])
+    DbSubnetGroups(target).create(desired[DATABASE_SUBNETS])
+    named = planned(vpcId=vpc, subnetIds=subnets)  # the same default VPC, now named: nothing to change
+    for make, key in NETWORK_CLIENTS:
+        o = make(target).observe(named[key])
+        assert o.exists and o.up_to_date and o.immutable == (), (make.__name__, o.diff)
+    refused_everywhere(target, planned(vpcId=MISSING_VPC, subnetIds=subnets), "InvalidVpcID.NotFound", MISSING_VPC)
+
+
+def test_the_network_is_listed_once_per_interval_for_every_placement(target: AwsTarget,
+                                                                     emulator: AwsEmulator) -> None:
+    ec2 = client(emulator, "ec2")
+    default_vpc, default_subnets = default_network(ec2)
+    vpc, subnets = other_network(ec2)
+    calls: list[str] = []
+    events = session.client("ec2", target.region, target.endpoint).meta.events
+    events.register("before-call.ec2", lambda model, **_: calls.append(model.name), unique_id="test-network-calls")
+    try:
+        network = Network.of(target)
+        assert network.resolve(None, []) == (default_vpc, tuple(default_subnets))
+        assert network.resolve(vpc, []) == (vpc, tuple(subnets))
+        assert network.resolve(vpc, subnets[::-1]) == (vpc, tuple(subnets))
+        assert network.resolve(None, subnets[1:]) == (vpc, tuple(subnets[1:]))
+        with pytest.raises(AwsError, match=MISSING_VPC):
+            network.resolve(MISSING_VPC, subnets)
+    finally:
+        events.unregister("before-call.ec2", unique_id="test-network-calls")
+    assert sorted(calls) == ["DescribeSubnets", "DescribeVpcs"]
 
 
 # --- subnet groups -----------------------------------------------------------------------------------------------

@@ -56,15 +56,16 @@ class CacheSubnetGroups:
             raise classify(e) from e
 
     def observe(self, desired: Desired) -> Observation:
+        placement = self.network.placement(desired)  # checked whether or not the group exists yet
         group = self._group(desired.name)
         if group is None:
             return Observation.absent()
         tags = self._tags(group["ARN"])
         diff: dict[str, tuple[Any, Any]] = {}
         immutable: tuple[str, ...] = ()
-        if desired.params:  # a lookup-only desired (deleting) has no parameters to compare
-            vpc, subnets = self.network.resolve(desired.params["vpc_id"], desired.params["subnet_ids"])
-            if group["VpcId"] != vpc:
+        if placement is not None:
+            vpc, subnets = placement
+            if group["VpcId"] != vpc:  # vpc exists: the group really is in another VPC
                 immutable = ("vpc_id",)
             have = tuple(sorted(s["SubnetIdentifier"] for s in group.get("Subnets", [])))
             if have != subnets:
