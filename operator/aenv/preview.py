@@ -74,7 +74,7 @@ def preview(env: Environment, spec: EnvironmentSpec, cluster: bool = True) -> li
 
 def _secret_change(env: Environment, data: Mapping[str, str]) -> Change:
     """Compares keys and values, and names only the keys: values may be credentials."""
-    name = secret_name(env.ref.name)
+    name = secret_name(env.ref)
     where = f"{env.ref.namespace}/{name}"
     try:
         current = core().read_namespaced_secret(name, env.ref.namespace).data or {}

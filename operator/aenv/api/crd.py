@@ -6,6 +6,7 @@ from typing import Any
 
 import yaml
 
+from ..naming import ENVIRONMENT_NAME_MAX
 from .spec import EnvironmentSpec
 from .status import EnvironmentStatus
 
@@ -91,6 +92,11 @@ def crd() -> dict[str, Any]:
                 "schema": {"openAPIV3Schema": {
                     "type": "object",
                     "description": "A whole real-time analytics environment on AWS and EKS.",
+                    "x-kubernetes-validations": [{
+                        "rule": f"self.metadata.name.size() <= {ENVIRONMENT_NAME_MAX}",
+                        "message": f"metadata.name: at most {ENVIRONMENT_NAME_MAX} characters, so that "
+                                   "`<namespace>/<name>` fits an AWS tag value (256)",
+                    }],
                     "required": ["spec"],
                     "properties": {
                         "apiVersion": {"type": "string"},

@@ -8,14 +8,15 @@ from typing import Any
 from urllib.parse import quote
 
 from ..api.spec import EnvironmentSpec
+from ..naming import EnvironmentRef
 
 
 def _env_key(*parts: str) -> str:
     return "_".join(re.sub(r"[^A-Za-z0-9]", "_", p).upper() for p in parts)
 
 
-def secret_name(environment: str) -> str:
-    return f"{environment}-connection"
+def secret_name(env: EnvironmentRef) -> str:
+    return env.object_name(suffix="-connection")
 
 
 def connection_data(spec: EnvironmentSpec, outputs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:

@@ -20,8 +20,8 @@ SECRET_USE = {"secret/cache-auth": "cache", "secret/database": "database"}
 
 
 def service_account(env: EnvironmentRef) -> str:
-    """The Kubernetes service account the workloads run as."""
-    return f"aenv-{env.name}-workloads"
+    """The workloads' ServiceAccount: the IAM role's IRSA trust names exactly this one."""
+    return env.object_name("aenv-", "-workloads")
 
 
 def plan(env: EnvironmentRef, spec: EnvironmentSpec) -> list[Desired]:

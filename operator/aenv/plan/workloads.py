@@ -17,6 +17,7 @@ from ..api import API_VERSION, KIND
 from ..api.spec import EnvironmentSpec, Workload
 from ..naming import EnvironmentRef
 from .connection import secret_name
+from .iam import service_account
 
 LABEL_ENV = "aenv.dev/environment"
 LABEL_WORKLOAD = "aenv.dev/workload"
@@ -25,18 +26,13 @@ MANAGED = {"app.kubernetes.io/managed-by": "aenv"}
 CONNECTION_MOUNT = "/var/run/aenv/connection"  # the connection Secret as files, besides the environment variables
 
 
-def service_account(env: EnvironmentRef) -> str:
-    """The workloads' ServiceAccount: the IAM role's IRSA trust names exactly this one."""
-    return f"aenv-{env.name}-workloads"
-
-
 def owner(env: EnvironmentRef) -> dict[str, Any]:
     return {"apiVersion": API_VERSION, "kind": KIND, "name": env.name, "uid": env.uid, "controller": True,
             "blockOwnerDeletion": True}
 
 
 def _meta(env: EnvironmentRef, name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"name": name, "namespace": env.namespace, "labels": {**MANAGED, LABEL_ENV: env.name, **(labels or {})},
+    return {"name": name, "namespace": env.namespace, "labels": {**MANAGED, LABEL_ENV: env.label, **(labels or {})},
             "ownerReferences": [owner(env)]}
 
 
@@ -44,7 +40,7 @@ def pod_template(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload) -> dic
     container: dict[str, Any] = {
         "name": w.name, "image": w.image,
         "ports": [{"name": "http", "containerPort": w.port}],
-        "envFrom": [{"secretRef": {"name": secret_name(env.name)}}],
+        "envFrom": [{"secretRef": {"name": secret_name(env)}}],
         "env": [{"name": e.name, "value": e.value} for e in w.env],
         "volumeMounts": [{"name": "connection", "mountPath": CONNECTION_MOUNT, "readOnly": True}],
         "readinessProbe": {"tcpSocket": {"port": w.port}, "periodSeconds": 5},
@@ -52,9 +48,9 @@ def pod_template(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload) -> dic
     if w.resources is not None:
         container["resources"] = w.resources.wire()
     return {
-        "metadata": {"labels": {LABEL_ENV: env.name, LABEL_WORKLOAD: w.name}},
+        "metadata": {"labels": {LABEL_ENV: env.label, LABEL_WORKLOAD: w.name}},
         "spec": {"serviceAccountName": service_account(env), "containers": [container],
-                 "volumes": [{"name": "connection", "secret": {"secretName": secret_name(env.name)}}]},
+                 "volumes": [{"name": "connection", "secret": {"secretName": secret_name(env)}}]},
     }
 
 
@@ -73,7 +69,7 @@ def replica_set(env: EnvironmentRef, w: Workload, template: dict[str, Any], rev:
     return {
         "apiVersion": "apps/v1", "kind": "ReplicaSet",
         "metadata": _meta(env, replica_set_name(w.name, rev), labels),
-        "spec": {"replicas": replicas, "selector": {"matchLabels": {LABEL_ENV: env.name, **labels}},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {LABEL_ENV: env.label, **labels}},
                  "template": tpl},
     }
 
@@ -87,7 +83,7 @@ def service_account_object(env: EnvironmentRef, role_arn: str | None) -> dict[st
 
 def service(env: EnvironmentRef, w: Workload, suffix: str, rev: str | None) -> dict[str, Any]:
     """A Service for the workload; with a revision it selects only that revision's pods."""
-    selector = {LABEL_ENV: env.name, LABEL_WORKLOAD: w.name, **({LABEL_REVISION: rev} if rev else {})}
+    selector = {LABEL_ENV: env.label, LABEL_WORKLOAD: w.name, **({LABEL_REVISION: rev} if rev else {})}
     name = f"{w.name}-{suffix}" if suffix else w.name
     return {
         "apiVersion": "v1", "kind": "Service",
