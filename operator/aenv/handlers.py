@@ -2,29 +2,48 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from . import metrics
 from .api import GROUP, PLURAL, VERSION
+from .kube import apply, owned
+from .kube.client import api
 from .reconcile import Environment, Outcome, finalize, reconcile, stored_status
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 RESYNC_SECONDS = float(os.environ.get("AENV_RESYNC_SECONDS", "30"))
 ROLLOUT_SECONDS = float(os.environ.get("AENV_ROLLOUT_SECONDS", "2"))
 
-# kopf may run a change handler and the resync timer of one environment at the same time.
-_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
-# uid -> the status the last pass computed. kopf writes a handler's status patch only after the handler
-# returns, so a handler that waited for the lock may hold a body older than the last pass: it starts from
-# this instead, and two passes never decide from the same old state.
-_latest: dict[str, dict[str, Any]] = {}
+
+
+@dataclass
+class _Memory:
+    """What the operator keeps of one environment between passes; dropped when the environment is gone."""
+
+    # kopf may run a change handler, a timer and the healing daemon of one environment at the same time.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    # The status the last pass computed. kopf writes a handler's status patch only after the handler returns, so
+    # a handler that waited for the lock may hold a body older than the last pass: it starts from this instead,
+    # and two passes never decide from the same old state.
+    latest: dict[str, Any] | None = None
+    # Set (from a watch thread) when something the environment owns or routes through changed in the cluster.
+    woken: asyncio.Event | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+_memory: defaultdict[str, _Memory] = defaultdict(_Memory)
+_watcher: owned.Watcher | None = None
 log = logging.getLogger("aenv")
 
 
@@ -39,6 +58,22 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.execution.max_workers = int(os.environ.get("AENV_WORKERS", "16"))
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [1, 2, 5, 10, 20, 30]
+    global _watcher
+    _watcher = owned.Watcher(_wake)
+    _watcher.start()
+
+
+@kopf.on.cleanup()
+def stop_watching(**_: Any) -> None:
+    if _watcher is not None:
+        _watcher.stop()
+
+
+def _wake(uid: str) -> None:
+    """From a watch thread: the environment's healing daemon runs a pass."""
+    memory = _memory.get(uid)
+    if memory is not None and memory.loop is not None and memory.woken is not None:
+        memory.loop.call_soon_threadsafe(memory.woken.set)
 
 
 def _now() -> str:
@@ -47,33 +82,37 @@ def _now() -> str:
 
 def _environment(body: kopf.Body) -> Environment:
     meta = body["metadata"]
-    status = _latest.get(meta["uid"], body.get("status", {}))
+    status = _memory[meta["uid"]].latest or body.get("status", {})
     return Environment(meta["namespace"], meta["name"], meta["uid"], int(meta.get("generation", 0)),
                        body.get("spec", {}), status, meta.get("annotations", {}))
 
 
-def _apply(outcome: Outcome, body: kopf.Body, patch: kopf.Patch) -> None:
-    # Compared with what the API server holds, not with _latest: a write that was lost is written again.
-    old = body.get("status", {})
-    if outcome.status != stored_status(old):
-        for key in set(old) - set(outcome.status):
-            if key != "kopf":
-                patch.status[key] = None
-        for key, value in outcome.status.items():
-            patch.status[key] = value
-    for t in outcome.transitions:
-        kopf.event(body, type="Warning" if t.warning else "Normal", reason=t.reason, message=t.message)
+def _status_patch(outcome: Outcome, stored: dict[str, Any]) -> dict[str, Any]:
+    """What to write to status: nothing when the API server already holds it. Compared with what the API server
+    holds, not with the last computed status: a write that was lost is written again."""
+    if outcome.status == stored_status(stored):
+        return {}
+    return {**{key: None for key in set(stored) - set(outcome.status) if key != "kopf"}, **outcome.status}
 
 
-def _run(body: kopf.Body, patch: kopf.Patch, deleting: bool, aws_pass: bool = True) -> Outcome:
+def _run(body: kopf.Body, deleting: bool, aws_pass: bool = True) -> tuple[Outcome, dict[str, Any]]:
+    """One pass; the status patch to write, and the Events of its transitions posted."""
     kind = "finalize" if deleting else "reconcile" if aws_pass else "rollout"
-    uid = body["metadata"]["uid"]
-    with _locks[uid], metrics.RECONCILE_SECONDS.labels(kind).time():
+    memory = _memory[body["metadata"]["uid"]]
+    with memory.lock, metrics.RECONCILE_SECONDS.labels(kind).time():
         env = _environment(body)
         outcome = finalize(env, _now()) if deleting else reconcile(env, _now(), aws_pass)
-        _latest[uid] = outcome.status
+        memory.latest = outcome.status
     metrics.RECONCILES.labels(kind, "changed" if outcome.changed else "unchanged").inc()
-    _apply(outcome, body, patch)
+    for t in outcome.transitions:
+        kopf.event(body, type="Warning" if t.warning else "Normal", reason=t.reason, message=t.message)
+    return outcome, _status_patch(outcome, body.get("status", {}))
+
+
+def _handle(body: kopf.Body, patch: kopf.Patch, deleting: bool = False, aws_pass: bool = True) -> Outcome:
+    outcome, status = _run(body, deleting, aws_pass)
+    for key, value in status.items():
+        patch.status[key] = value
     return outcome
 
 
@@ -81,7 +120,7 @@ def _run(body: kopf.Body, patch: kopf.Patch, deleting: bool, aws_pass: bool = Tr
 @kopf.on.create(*RESOURCE, id="reconcile-create")
 @kopf.on.update(*RESOURCE, id="reconcile-update", field="spec")
 def on_change(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    outcome = _run(body, patch, deleting=False)
+    outcome = _handle(body, patch)
     if outcome.retry_after is not None:
         raise kopf.TemporaryError("waiting for AWS", delay=outcome.retry_after)
 
@@ -98,7 +137,7 @@ def _rolling(status: kopf.Status, **_: Any) -> bool:
 @kopf.on.update(*RESOURCE, id="rollout-command", field="metadata.annotations")
 def on_command(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """`aenv promote|abort|retry|undo` write an annotation: act on it now, not at the next timer."""
-    _run(body, patch, deleting=False, aws_pass=False)
+    _handle(body, patch, aws_pass=False)
 
 
 @kopf.timer(*RESOURCE, id="rollout", interval=ROLLOUT_SECONDS, when=_rolling)
@@ -106,7 +145,7 @@ def rollout(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Steps the rollouts only: AWS is left to the resync."""
     if body["metadata"].get("deletionTimestamp"):
         return
-    _run(body, patch, deleting=False, aws_pass=False)
+    _handle(body, patch, aws_pass=False)
 
 
 @kopf.timer(*RESOURCE, id="resync", interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
@@ -114,13 +153,42 @@ def resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """Correct drift and pick up what changed in AWS; writes nothing when nothing changed."""
     if body["metadata"].get("deletionTimestamp"):
         return
-    _run(body, patch, deleting=False)
+    _handle(body, patch)
+
+
+@kopf.daemon(*RESOURCE, id="heal", cancellation_timeout=1.0)
+async def heal(body: kopf.Body, **_: Any) -> None:
+    """Woken by the watches on what the environment owns or routes through (kube/owned.py): a pass without AWS
+    puts back what was deleted or edited, within seconds rather than at the next resync. It writes the status
+    itself: a daemon's patch would reach the API server only when the daemon ends."""
+    memory = _memory[body["metadata"]["uid"]]
+    memory.loop, memory.woken = asyncio.get_running_loop(), asyncio.Event()
+    while True:
+        await memory.woken.wait()
+        memory.woken.clear()
+        if body["metadata"].get("deletionTimestamp"):
+            continue
+        await asyncio.to_thread(_heal_pass, body)
+
+
+def _heal_pass(body: kopf.Body) -> None:
+    _, status = _run(body, deleting=False, aws_pass=False)
+    if not status:
+        return
+    meta = body["metadata"]
+    try:
+        client.CustomObjectsApi(api()).patch_namespaced_custom_object_status(
+            GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], {"status": status})
+    except ApiException as e:  # the resync writes it; a deleted environment needs none
+        log.warning("%s/%s: status not written after healing: HTTP %s", meta["namespace"], meta["name"], e.status)
 
 
 @kopf.on.delete(*RESOURCE, id="finalize")
 def on_delete(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    outcome = _run(body, patch, deleting=True)
+    outcome = _handle(body, patch, deleting=True)
     if not outcome.done:
         raise kopf.TemporaryError("waiting for AWS to confirm deletion", delay=outcome.retry_after or 5)
-    _locks.pop(body["metadata"]["uid"], None)
-    _latest.pop(body["metadata"]["uid"], None)
+    uid = body["metadata"]["uid"]
+    _memory.pop(uid, None)
+    apply.forget_owner(uid)
+    owned.forget_owner(uid)

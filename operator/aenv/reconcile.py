@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import random
-from collections.abc import Mapping
+import traceback
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -16,7 +19,7 @@ from .api.spec import DeletionPolicy
 from .api.status import ManagedResource, QueueStatus
 from .aws.component import AwsTarget, Registry
 from .aws.errors import AwsError, TransientError
-from .kube import connection_secret, workloads
+from .kube import apply, connection_secret, workloads
 from .naming import EnvironmentRef
 from .plan import conditions as cond
 from .plan import connection
@@ -28,6 +31,9 @@ from .plan.types import Desired, Observation
 MODES: dict[str, Registry] = {"boto3": aws.CLIENTS, "ack": Registry({})}
 
 PROGRESS_RETRY_SECONDS = 10.0
+FAILURE_MESSAGE_LIMIT = 1024
+SECRET_MIN_LENGTH = 6  # shorter values (a port, a user name) are not credentials and would mask too much
+log = logging.getLogger("aenv.reconcile")
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,37 @@ def replace_status(status: EnvironmentStatus, **changes: Any) -> EnvironmentStat
     return status.model_copy(update=changes)
 
 
+def _failed(env: Environment, error: Exception, now: str, deleting: bool) -> Outcome:
+    """A failure aenv did not foresee (a refusal from the API server, a bug): Ready=False with reason
+    ReconcileError and a Warning Event, the other conditions as the last pass left them, and a retry."""
+    message = describe_failure(error, _secret_values(_outputs.get(env.ref.uid, {})))
+    log.error("%s: the pass failed: %s\n%s", env.ref.key, message, "".join(traceback.format_tb(error.__traceback__)))
+    results = cond.results_from(env.status.conditions, cond.components_of(env.status.conditions))
+    results.append(cond.ComponentResult("reconcile", "failed", "ReconcileError", message, has_condition=False))
+    return _finish(env, env.status, results, now, retry=True, deleting=deleting, done=False)
+
+
+def _secret_values(outputs: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    return [v for key, out in outputs.items() if key.startswith("secret/")
+            for v in out.values() if isinstance(v, str) and len(v) >= SECRET_MIN_LENGTH]
+
+
+def describe_failure(error: Exception, secrets: Sequence[str] = ()) -> str:
+    """One line for a condition: what failed and why, with any known secret value masked."""
+    status, body = getattr(error, "status", None), getattr(error, "body", None)
+    if isinstance(status, int) and isinstance(body, str | bytes):  # the Kubernetes API refused a request
+        try:
+            detail = json.loads(body).get("message") or getattr(error, "reason", "")
+        except (ValueError, AttributeError):
+            detail = getattr(error, "reason", "")
+        message = f"the Kubernetes API answered {status}: {detail}"
+    else:
+        message = f"{type(error).__name__}: {error}"
+    for secret in secrets:
+        message = message.replace(secret, "***")
+    return message if len(message) <= FAILURE_MESSAGE_LIMIT else message[: FAILURE_MESSAGE_LIMIT - 3] + "..."
+
+
 def _invalid(env: Environment, error: ValidationError, now: str) -> Outcome:
     fields = "; ".join(f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
     result = cond.ComponentResult("spec", "failed", "InvalidSpec", fields, has_condition=False)
@@ -147,6 +184,13 @@ def reconcile(env: Environment, now: str, aws_pass: bool = True) -> Outcome:
     """One pass. Without `aws_pass` (a rollout step) AWS is not observed: its components keep their
     conditions and the outputs of the last pass serve the workloads."""
     try:
+        return _reconcile(env, now, aws_pass)
+    except Exception as e:  # noqa: BLE001 - whatever fails, the status says so within this pass
+        return _failed(env, e, now, deleting=False)
+
+
+def _reconcile(env: Environment, now: str, aws_pass: bool) -> Outcome:
+    try:
         spec = env.spec()
     except ValidationError as e:
         return _invalid(env, e, now)
@@ -157,6 +201,11 @@ def reconcile(env: Environment, now: str, aws_pass: bool = True) -> Outcome:
     else:
         status, outputs, retry = env.status, _outputs[env.ref.uid], False
         results = cond.results_from(env.status.conditions, [c for c in requested(spec) if c != "workloads"])
+    # Every pass, not only the AWS ones: a Secret deleted by hand is written again from the last outputs.
+    secret, failed = _write_connection_secret(env.ref, spec, outputs)
+    status = replace_status(status, connection_secret=secret)
+    if failed is not None:
+        results.append(failed)
     events: list[cond.Transition] = []
     if spec.workloads:
         rolled = workloads.reconcile(env.ref, spec, env.status.workloads, env.annotations, outputs,
@@ -170,7 +219,7 @@ def reconcile(env: Environment, now: str, aws_pass: bool = True) -> Outcome:
 
 def _aws(env: Environment, spec: EnvironmentSpec) -> tuple[EnvironmentStatus, list[cond.ComponentResult],
                                                             dict[str, Mapping[str, Any]], bool]:
-    """Observe and act on every AWS resource, retire what left the spec, write the connection Secret."""
+    """Observe and act on every AWS resource and retire what left the spec."""
     clients, target = clients_for(spec)
     components = requested(spec)
     desired = desired_resources(env.ref, spec, components)
@@ -211,12 +260,8 @@ def _aws(env: Environment, spec: EnvironmentSpec) -> tuple[EnvironmentStatus, li
     gone = _retire(env.ref, orphans, clients, target, policy, progress)
     kept = [r for k, r in inventory.items() if k not in gone]
 
-    connection = _write_connection_secret(env.ref, spec, outputs, progress)
     results = [progress.result(c, implemented(c, desired, clients)) for c in components if c != "workloads"]
-    if "connection" in progress.failures:
-        results.append(progress.result("connection", True))
-    status = replace_status(env.status, resources=kept, queues=_queue_status(spec, outputs),
-                            connection_secret=connection)
+    status = replace_status(env.status, resources=kept, queues=_queue_status(spec, outputs))
     return status, results, outputs, bool(progress.waiting) or progress.transient
 
 
@@ -251,15 +296,15 @@ def _retire(env: EnvironmentRef, resources: list[ManagedResource], clients: Regi
     return done
 
 
-def _write_connection_secret(env: EnvironmentRef, spec: EnvironmentSpec, outputs: Mapping[str, Mapping[str, Any]],
-                             progress: _Progress) -> str | None:
-    name = connection.secret_name(env.name)
+def _write_connection_secret(env: EnvironmentRef, spec: EnvironmentSpec, outputs: Mapping[str, Mapping[str, Any]]
+                             ) -> tuple[str | None, cond.ComponentResult | None]:
+    """The Secret's name for the status, and a failed result when it cannot be written."""
+    name = connection.secret_name(env)
     try:
         connection_secret.ensure(env, name, connection.connection_data(spec, outputs))
     except connection_secret.SecretTaken as e:
-        progress.fail("connection", "SecretTaken", str(e))
-        return None
-    return name
+        return None, cond.ComponentResult("connection", "failed", "SecretTaken", str(e))
+    return name, None
 
 
 def _queue_status(spec: EnvironmentSpec, outputs: Mapping[str, Mapping[str, Any]]) -> list[QueueStatus]:
@@ -274,6 +319,13 @@ def _queue_status(spec: EnvironmentSpec, outputs: Mapping[str, Mapping[str, Any]
 
 def finalize(env: Environment, now: str) -> Outcome:
     """Delete everything per deletionPolicy; done once AWS confirms each resource gone or retained."""
+    try:
+        return _finalize(env, now)
+    except Exception as e:  # noqa: BLE001 - whatever fails, the status says so within this pass
+        return _failed(env, e, now, deleting=True)
+
+
+def _finalize(env: Environment, now: str) -> Outcome:
     try:
         spec: EnvironmentSpec | None = env.spec()
     except ValidationError:
@@ -300,6 +352,6 @@ def finalize(env: Environment, now: str) -> Outcome:
     results = [progress.result(c, implemented(c, desired, clients), deleting=True) for c in components]
     status = replace_status(env.status, resources=kept, queues=env.status.queues if kept else [])
     if not kept:
-        connection_secret.forget(env.ref)
+        apply.forget_owner(env.ref.uid)
         _outputs.pop(env.ref.uid, None)
     return _finish(env, status, results, now, retry=bool(kept), deleting=True, done=not kept)

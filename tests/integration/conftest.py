@@ -63,14 +63,16 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsEmulator]:
 class Operator:
     """`aenv run` in its own process; stop() and start() simulate a crash and a restart."""
 
-    def __init__(self, state: Path, kubeconfig: Path, emulator: AwsEmulator) -> None:
-        self.pidfile, self.log = state / "operator.pid", state / "operator.log"
+    def __init__(self, state: Path, kubeconfig: Path, emulator: AwsEmulator, prefix: str = NAMESPACE_PREFIX,
+                 resync: float = RESYNC_SECONDS) -> None:
+        """An operator for the namespaces whose names start with `prefix`, resyncing every `resync` seconds."""
+        self.pidfile, self.log, self.prefix = state / "operator.pid", state / "operator.log", prefix
         self.env = {**os.environ, **emulator.environ(), "KUBECONFIG": str(kubeconfig),
-                    "AENV_RESYNC_SECONDS": str(RESYNC_SECONDS), "PYTHONPATH": str(REPO / "operator"),
+                    "AENV_RESYNC_SECONDS": str(resync), "PYTHONPATH": str(REPO / "operator"),
                     "AENV_OIDC_ISSUER": OIDC_ISSUER, "AENV_ROLLOUT_SECONDS": "1"}
 
     def start(self) -> None:
-        processes.start([sys.executable, "-m", "aenv", "run", "-n", f"{NAMESPACE_PREFIX}*"],
+        processes.start([sys.executable, "-m", "aenv", "run", "-n", f"{self.prefix}*"],
                         self.pidfile, self.log, env=self.env)
 
     def stop(self) -> None:
@@ -103,10 +105,15 @@ def operator(tmp_path_factory: pytest.TempPathFactory, kubeconfig: Path, kube: K
 @pytest.fixture
 def namespace(kube: Kube, emulator: AwsEmulator, operator: Operator) -> Iterator[str]:
     """A fresh namespace and a fresh AWS account; environments left in it are deleted and awaited."""
+    emulator.reset()
+    yield from fresh_namespace(kube, operator)
+
+
+def fresh_namespace(kube: Kube, operator: Operator) -> Iterator[str]:
+    """A new namespace that `operator` serves; environments left in it are deleted and awaited."""
     if not operator.running():
         operator.start()
-    emulator.reset()
-    name = f"{NAMESPACE_PREFIX}{uuid.uuid4().hex[:8]}"
+    name = f"{operator.prefix}{uuid.uuid4().hex[:8]}"
     kube.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     try:
         yield name

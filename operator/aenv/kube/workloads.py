@@ -13,7 +13,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from ..api.rollout import Canary, Rollout, Step
+from ..api.rollout import Canary, Rollout, Step, TrafficRouting
 from ..api.spec import EnvironmentSpec, Workload
 from ..api.status import WorkloadStatus
 from ..naming import EnvironmentRef
@@ -24,7 +24,7 @@ from ..rollouts.analysis import provider_for
 from ..rollouts.state import RolloutState
 from ..rollouts.traffic import WorkloadTraffic, router_for
 from ..rollouts.traffic.base import TrafficRoutingError
-from . import apply
+from . import apply, owned
 from .client import api
 
 log = logging.getLogger("aenv.workloads")
@@ -66,7 +66,7 @@ class _Observed:
 
     @classmethod
     def read(cls, env: EnvironmentRef) -> _Observed:
-        selector = f"{plan.LABEL_ENV}={env.name}"
+        selector = f"{plan.LABEL_ENV}={env.label}"
         sets: dict[str, dict[str, client.V1ReplicaSet]] = defaultdict(dict)
         for rs in client.AppsV1Api(api()).list_namespaced_replica_set(env.namespace, label_selector=selector).items:
             labels = (rs.metadata or client.V1ObjectMeta()).labels or {}
@@ -121,7 +121,8 @@ def _one(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload, policy: Rollou
     traffic = WorkloadTraffic(env.namespace, w.name, routing, service_port=80,
                               ready_stable=_ready(sets.get(state.stable_revision or "")),
                               ready_canary=_ready(sets.get(state.canary_revision or "")))
-    _ensure_services(env, w, policy, state, observed)
+    _ensure_services(env, w, policy, state)
+    _watch_routing(env, routing)
     measurements = []
     for request in engine.due_measurements(state, policy, now):
         m = provider_for(request.metric, region=spec.aws.region).measure(request.metric, now)
@@ -142,21 +143,23 @@ def _one(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload, policy: Rollou
     return decision.state
 
 
+def _watch_routing(env: EnvironmentRef, routing: TrafficRouting | None) -> None:
+    """Changes to the routing object wake the environment, so weights edited by hand are put back."""
+    if routing is not None and routing.alb is not None:
+        owned.route_through(env.uid, "Ingress", env.namespace, routing.alb.ingress)
+    elif routing is not None and routing.gateway_api is not None:
+        owned.route_through(env.uid, "HTTPRoute", env.namespace, routing.gateway_api.http_route)
+
+
 def _ready(rs: client.V1ReplicaSet | None) -> int:
     return int(rs.status.ready_replicas or 0) if rs is not None and rs.status is not None else 0
 
 
-def _ensure_services(env: EnvironmentRef, w: Workload, policy: Rollout, state: RolloutState,
-                     observed: _Observed) -> None:
-    """Create the workload's Services where missing; their selectors move only with the engine's actions."""
-    current = state.stable_revision or state.desired_revision
-    if policy.strategy == "canary":
-        wanted = {"": None, "stable": current, "canary": state.canary_revision or current}
-    else:
-        wanted = {"": state.active_revision or current, "preview": state.preview_revision or current}
-    for suffix, rev in wanted.items():
-        name = f"{w.name}-{suffix}" if suffix else w.name
-        if name not in observed.selectors and (rev is not None or suffix == ""):
+def _ensure_services(env: EnvironmentRef, w: Workload, policy: Rollout, state: RolloutState) -> None:
+    """Apply the workload's Services as the last decision left them: free when unchanged (kube/apply.py), and
+    a Service deleted or edited by hand comes back. The engine's actions move their selectors."""
+    for suffix, rev in engine.service_revisions(state, policy.strategy).items():
+        if rev is not None or suffix == "":
             apply.apply(plan.service(env, w, suffix, rev))
 
 

@@ -84,6 +84,12 @@ def conditions(results: Sequence[ComponentResult], previous: Sequence[Condition]
     return out
 
 
+def components_of(previous: Sequence[Condition]) -> list[str]:
+    """The components that have a condition (the inverse of condition_type)."""
+    return [c.type[0].lower() + c.type[1:-len("Ready")] for c in previous
+            if c.type.endswith("Ready") and c.type != "Ready"]
+
+
 def results_from(previous: Sequence[Condition], components: Sequence[str]) -> list[ComponentResult]:
     """The component results a pass recorded in its conditions (for a pass that does not observe them again)."""
     by_type = {c.type: c for c in previous}

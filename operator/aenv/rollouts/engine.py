@@ -1160,12 +1160,23 @@ def _reconcile(s: RolloutState, ctx: _Ctx) -> list[Action]:
     return [*ups, *_switches(s, ctx), *_weight(s, ctx), *downs]
 
 
+def service_revisions(s: RolloutState, strategy: str) -> dict[str, str | None]:
+    """The revision each Service of the workload selects in state s, by suffix ("" is the plain Service;
+    None selects every revision): what the operator restores when a Service is deleted or edited."""
+    current = s.stable_revision or s.desired_revision
+    if strategy != "blueGreen":
+        return {"": None, "stable": current, "canary": s.desired_revision if s.in_progress else current}
+    active = s.active_revision or current
+    preview_ready = s.in_progress and not s.aborted and s.preview_ready_at is not None
+    return {"": active, "preview": s.desired_revision if preview_ready else active}
+
+
 def _switches(s: RolloutState, ctx: _Ctx) -> list[Action]:
     if s.strategy != "blueGreen" or s.desired_revision is None:
         return []
-    active = s.active_revision or s.stable_revision or s.desired_revision
-    preview_ready = s.in_progress and not s.aborted and s.preview_ready_at is not None
-    preview = s.desired_revision if preview_ready else active
+    want = service_revisions(s, s.strategy)
+    active, preview = want[""], want["preview"]
+    assert active is not None and preview is not None, "a blue-green state with a desired revision selects one"
     out: list[Action] = []
     if ctx.obs.preview_service != preview:
         out.append(SwitchPreview(preview))

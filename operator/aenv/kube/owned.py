@@ -1,0 +1,178 @@
+"""Watches on what aenv writes in the cluster, so that a deletion or a hand-made edit is put right within
+seconds instead of at the next resync.
+
+Two sorts of objects are watched, each kind by one thread with one long-lived watch:
+- the objects aenv owns (connection Secret, ServiceAccount, Services, ReplicaSets), selected by the label
+  `app.kubernetes.io/managed-by=aenv`: kube/apply.py judges whether a change was aenv's own;
+- the traffic objects aenv writes weights into but does not own (an ALB Ingress, a Gateway API HTTPRoute):
+  every change to one that an environment routes through wakes that environment, whose next pass compares
+  the weights in effect with the rollout's.
+
+A woken environment runs a pass without AWS (see handlers.py). A watch that breaks is listed again, and
+what changed in the gap is judged against that listing, so no change is lost to a reconnect.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+from ..plan.workloads import MANAGED
+from . import apply
+
+log = logging.getLogger("aenv.owned")
+
+MANAGED_SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED.items())
+WATCH_SECONDS = 300  # the API server ends a watch after this; it is resumed from the last version seen
+RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
+UNSERVED_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Kind:
+    api_version: str
+    kind: str
+    owned: bool  # owned by an environment (selected by label) or only routed through (any object of the kind)
+
+
+OWNED = (Kind("v1", "Secret", True), Kind("v1", "ServiceAccount", True), Kind("v1", "Service", True),
+         Kind("apps/v1", "ReplicaSet", True))
+ROUTES = (Kind("networking.k8s.io/v1", "Ingress", False), Kind("gateway.networking.k8s.io/v1", "HTTPRoute", False))
+
+Wake = Callable[[str], None]  # called with an environment's uid, from a watch thread
+
+_routes: dict[tuple[str, str, str], set[str]] = defaultdict(set)  # (kind, namespace, name) -> environment uids
+_routes_lock = threading.Lock()
+
+
+def route_through(owner: str, kind: str, namespace: str, name: str) -> None:
+    """An environment routes traffic through this object: a change to it wakes the environment."""
+    with _routes_lock:
+        _routes[(kind, namespace, name)].add(owner)
+
+
+def forget_owner(owner: str) -> None:
+    with _routes_lock:
+        for key in [k for k, owners in _routes.items() if owners == {owner}]:
+            del _routes[key]
+        for owners in _routes.values():
+            owners.discard(owner)
+
+
+def _routed(kind: str, namespace: str, name: str) -> set[str]:
+    with _routes_lock:
+        return set(_routes.get((kind, namespace, name), ()))
+
+
+def changed(kind: Kind, obj: Mapping[str, Any], deleted: bool) -> set[str]:
+    """The environments to wake for one reported change."""
+    meta = obj.get("metadata") or {}
+    if kind.owned:
+        owner = apply.observed(obj, deleted)
+        return {owner} if owner else set()
+    return _routed(kind.kind, meta.get("namespace") or "", meta.get("name") or "")
+
+
+class Watcher:
+    """One thread per kind; `stop()` ends them at their next event or timeout."""
+
+    def __init__(self, wake: Wake, kinds: tuple[Kind, ...] = OWNED + ROUTES) -> None:
+        self.wake = wake
+        self.kinds = kinds
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(k,), name=f"aenv-watch-{k.kind}", daemon=True)
+                        for k in kinds]
+
+    def start(self) -> None:
+        for t in self.threads:
+            t.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _run(self, kind: Kind) -> None:
+        failures = 0
+        while not self.stopping.is_set():
+            try:
+                version = self._list(kind)
+                failures = 0
+                for event_type, obj in self._watch(kind, version):
+                    self._report(kind, obj, event_type == "DELETED")
+            except ResourceNotFoundError:
+                self._await_served(kind)
+            except ApiException as e:
+                if e.status == 404:  # the kind's CRD was removed
+                    self._await_served(kind)
+                    continue
+                failures += 1
+                self._pause(kind, e, failures)
+            except Exception as e:  # noqa: BLE001 - a broken watch is listed and watched again, never fatal
+                failures += 1
+                self._pause(kind, e, failures)
+
+    def _pause(self, kind: Kind, error: Exception, failures: int) -> None:
+        delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1] * random.uniform(0.8, 1.2)
+        log.warning("watch on %s ended (%s); listing again in %.0f s", kind.kind, _brief(error), delay)
+        self.stopping.wait(delay)
+
+    def _await_served(self, kind: Kind) -> None:
+        """The kind is not served (no Gateway API in this cluster, or its CRD was removed): ask the API server
+        for its group version now and then (one small request), and take up the watch once it is there."""
+        path = f"/apis/{kind.api_version}" if "/" in kind.api_version else f"/api/{kind.api_version}"
+        while not self.stopping.wait(UNSERVED_SECONDS):
+            try:
+                apply.dynamic().client.call_api(path, "GET", auth_settings=["BearerToken"], _preload_content=False)
+            except ApiException:
+                continue
+            apply.dynamic().resources.invalidate_cache()
+            return
+
+    def _resource(self, kind: Kind) -> Any:
+        return apply.dynamic().resources.get(api_version=kind.api_version, kind=kind.kind)
+
+    def _selector(self, kind: Kind) -> str | None:
+        return MANAGED_SELECTOR if kind.owned else None
+
+    def _list(self, kind: Kind) -> str:
+        """List the kind and judge it against what aenv remembers: whatever changed while no watch ran (at
+        start, after a broken watch) is caught here. Returns the version to watch from."""
+        listing = self._resource(kind).get(label_selector=self._selector(kind)).to_dict()
+        seen = set()
+        for item in listing.get("items") or []:
+            obj = {"apiVersion": kind.api_version, "kind": kind.kind, **item}
+            seen.add(apply.key_of(obj))
+            self._report(kind, obj, deleted=False)
+        if kind.owned:
+            for key in set(apply.recorded(kind.api_version, kind.kind)) - seen:
+                gone = {"apiVersion": key[0], "kind": key[1], "metadata": {"namespace": key[2], "name": key[3]}}
+                self._report(kind, gone, deleted=True)
+        return str((listing.get("metadata") or {}).get("resourceVersion", ""))
+
+    def _watch(self, kind: Kind, version: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        stream = self._resource(kind).watch(label_selector=self._selector(kind), resource_version=version,
+                                            timeout=WATCH_SECONDS)
+        for event in stream:
+            if self.stopping.is_set():
+                return
+            raw = event.get("raw_object") or {}
+            if event.get("type") == "ERROR":
+                raise ApiException(status=raw.get("code"), reason=raw.get("message"))
+            if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                yield event["type"], raw
+
+    def _report(self, kind: Kind, obj: Mapping[str, Any], deleted: bool) -> None:
+        for owner in changed(kind, obj, deleted):
+            self.wake(owner)
+
+
+def _brief(error: Exception) -> str:
+    status = getattr(error, "status", None)
+    return f"HTTP {status}" if status else type(error).__name__
