@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from aenv.api.rollout_state import RolloutState
 from aenv.kube import apply, owned
 from aenv.reconcile import describe_failure
 from aenv.rollouts import engine
-from aenv.rollouts.state import RolloutState
 
 
 def obj(name: str, owner: str = "uid-1", generation: int | None = None, rv: str = "1",

@@ -15,6 +15,7 @@ import pytest
 
 from aenv.api import crd
 from aenv.api.rollout import Rollout
+from aenv.api.rollout_state import RolloutState
 from aenv.rollouts import engine
 from aenv.rollouts.engine import (
     Action,
@@ -38,7 +39,6 @@ from aenv.rollouts.engine import (
     routed_canary_replicas,
     step,
 )
-from aenv.rollouts.state import RolloutState
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 A = TypeVar("A")

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..rollouts.state import RolloutState
 from .base import ApiModel
+from .rollout_state import RolloutState
 
 Phase = Literal["Provisioning", "Ready", "Failed", "Deleting"]
 ConditionStatus = Literal["True", "False", "Unknown"]

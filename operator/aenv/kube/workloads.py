@@ -14,6 +14,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from ..api.rollout import Canary, Rollout, Step, TrafficRouting
+from ..api.rollout_state import RolloutState
 from ..api.spec import EnvironmentSpec, Workload
 from ..api.status import WorkloadStatus
 from ..naming import EnvironmentRef
@@ -21,7 +22,6 @@ from ..plan import workloads as plan
 from ..plan.conditions import ComponentResult, Transition
 from ..rollouts import engine
 from ..rollouts.analysis import provider_for
-from ..rollouts.state import RolloutState
 from ..rollouts.traffic import WorkloadTraffic, router_for
 from ..rollouts.traffic.base import TrafficRoutingError
 from . import apply, owned

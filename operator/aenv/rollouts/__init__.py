@@ -1,5 +1,6 @@
 """Progressive delivery for workloads: the pure rollout engine and the state it keeps in status."""
 
+from ..api.rollout_state import RolloutState
 from .engine import (
     Action,
     Command,
@@ -20,7 +21,6 @@ from .engine import (
     parse_duration,
     step,
 )
-from .state import RolloutState
 
 __all__ = [
     "Action",

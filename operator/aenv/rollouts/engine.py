@@ -57,7 +57,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from ..api.rollout import Analysis, BlueGreen, Canary, Metric, Pause, Rollout, Step
-from .state import (
+from ..api.rollout_state import (
     COMMAND_MEMORY,
     HISTORY_LIMIT,
     AnalysisRunState,

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..api.base import ApiModel
+from .base import ApiModel
 
 Strategy = Literal["canary", "blueGreen"]
 RolloutPhase = Literal["Healthy", "Progressing", "Paused", "Aborted", "Degraded"]
