@@ -23,9 +23,9 @@ from aenv.rollouts.engine import (
     Decision,
     DeleteReplicaSet,
     Emit,
-    Measurement,
     Observations,
     ReplicaSetObservation,
+    RunMeasurement,
     ScaleReplicaSet,
     SetWeight,
     StartAnalysis,
@@ -103,7 +103,8 @@ class Cluster:
     held: set[str] = field(default_factory=set)  # revisions whose new pods do not become ready
     router_lag: bool = False
 
-    def observe(self, measurements: tuple[Measurement, ...] = (), commands: tuple[Command, ...] = ()) -> Observations:
+    def observe(self, measurements: tuple[RunMeasurement, ...] = (),
+                commands: tuple[Command, ...] = ()) -> Observations:
         return Observations(
             desired_revision=self.spec, replicas=self.replicas,
             replica_sets={r: ReplicaSetObservation(n, ready) for r, (n, ready) in self.sets.items()},
@@ -143,7 +144,7 @@ class Driver:
     cluster: Cluster
     state: RolloutState = field(default_factory=RolloutState)
 
-    def step(self, t: float, *commands: Command, measurements: tuple[Measurement, ...] = ()) -> Decision:
+    def step(self, t: float, *commands: Command, measurements: tuple[RunMeasurement, ...] = ()) -> Decision:
         d = step(self.state, self.policy, self.cluster.observe(measurements, commands), at(t))
         self.cluster.apply(d.actions)
         self.state = d.state
@@ -171,8 +172,8 @@ def cmd(kind: engine.CommandKind, id_: str, revision: int | None = None) -> Comm
     return Command(kind, id_, revision)
 
 
-def measure(run: str, t: float, verdict: Verdict = "successful", name: str = "error-rate") -> Measurement:
-    return Measurement(run=run, metric=name, verdict=verdict, at=at(t))
+def measure(run: str, t: float, verdict: Verdict = "successful", name: str = "error-rate") -> RunMeasurement:
+    return RunMeasurement(run=run, metric=name, verdict=verdict, at=at(t))
 
 
 def feed(d: Driver, t: float, run: str, *verdicts: Verdict, name: str = "error-rate") -> Decision:

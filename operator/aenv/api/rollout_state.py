@@ -24,6 +24,7 @@ PendingPromotion = Literal["promote", "full"]
 
 HISTORY_LIMIT = 10
 COMMAND_MEMORY = 10
+ROLLOUT_MESSAGE_LIMIT = 1024  # characters of a rollout or analysis run message (and of the Events repeating one)
 
 
 class MetricState(ApiModel):
@@ -49,7 +50,7 @@ class AnalysisRunState(ApiModel):
     phase: RunPhase = "Running"
     started_at: datetime
     metrics: list[MetricState] = Field(default_factory=list)
-    message: str = Field(default="", max_length=1024)
+    message: str = Field(default="", max_length=ROLLOUT_MESSAGE_LIMIT)
 
     @property
     def running(self) -> bool:
@@ -86,7 +87,7 @@ class RolloutState(ApiModel):
                         description="Traffic percentage on the new revision (canary weight, or 100 once "
                                     "blue-green switched); 0 when no rollout is in progress.")
     phase: RolloutPhase = "Healthy"
-    message: str = Field(default="", max_length=1024)
+    message: str = Field(default="", max_length=ROLLOUT_MESSAGE_LIMIT)
     step_started_at: datetime | None = None
     paused_at: datetime | None = None
     pause_reason: PauseReason | None = None

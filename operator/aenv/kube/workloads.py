@@ -126,8 +126,8 @@ def _one(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload, policy: Rollou
     measurements = []
     for request in engine.due_measurements(state, policy, now):
         m = provider_for(request.metric, region=spec.aws.region).measure(request.metric, now)
-        measurements.append(engine.Measurement(run=request.run, metric=request.metric.name, verdict=m.phase,
-                                               at=now, value=m.value if isinstance(m.value, float) else None))
+        measurements.append(engine.RunMeasurement(run=request.run, metric=request.metric.name, verdict=m.phase,
+                                                  at=now, value=m.value if isinstance(m.value, float) else None))
     obs = engine.Observations(
         desired_revision=revision, replicas=w.replicas,
         replica_sets={rev: engine.ReplicaSetObservation(replicas=rs.spec.replicas or 0, ready=_ready(rs))

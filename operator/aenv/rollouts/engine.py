@@ -60,6 +60,7 @@ from ..api.rollout import Analysis, BlueGreen, Canary, Metric, Pause, Rollout, S
 from ..api.rollout_state import (
     COMMAND_MEMORY,
     HISTORY_LIMIT,
+    ROLLOUT_MESSAGE_LIMIT,
     AnalysisRunState,
     MetricState,
     RevisionEntry,
@@ -68,8 +69,6 @@ from ..api.rollout_state import (
     RunPhase,
     UndoPin,
 )
-
-MESSAGE_LIMIT = 1024
 
 # ---------------------------------------------------------------------------------------------------------------
 # Durations and replica arithmetic
@@ -132,7 +131,7 @@ class ReplicaSetObservation:
 
 
 @dataclass(frozen=True)
-class Measurement:
+class RunMeasurement:
     """One result of an analysis provider for `metric` of `run` (a run name from StartAnalysis)."""
 
     run: str
@@ -173,7 +172,7 @@ class Observations:
     traffic_applied_weight: int | None = None
     active_service: str | None = None
     preview_service: str | None = None
-    measurements: Sequence[Measurement] = ()
+    measurements: Sequence[RunMeasurement] = ()
     commands: Sequence[Command] = ()
 
     def ready(self, revision: str | None) -> int:
@@ -357,7 +356,7 @@ class _Ctx:
 
 
 def _clip(message: str) -> str:
-    return message if len(message) <= MESSAGE_LIMIT else message[: MESSAGE_LIMIT - 3] + "..."
+    return message if len(message) <= ROLLOUT_MESSAGE_LIMIT else message[: ROLLOUT_MESSAGE_LIMIT - 3] + "..."
 
 
 def _set(s: RolloutState, **changes: Any) -> RolloutState:
@@ -507,7 +506,7 @@ def _ingest(s: RolloutState, ctx: _Ctx) -> RolloutState:
     return _set(s, runs=runs)
 
 
-def _measure_run(run: AnalysisRunState, analysis: Analysis, new: list[Measurement],
+def _measure_run(run: AnalysisRunState, analysis: Analysis, new: list[RunMeasurement],
                  ctx: _Ctx) -> AnalysisRunState:
     by_name = {m.name: m for m in analysis.metrics}
     metrics = []
@@ -524,7 +523,7 @@ def _measure_run(run: AnalysisRunState, analysis: Analysis, new: list[Measuremen
     return run
 
 
-def _measure_metric(state: MetricState, metric: Metric, new: list[Measurement]) -> MetricState:
+def _measure_metric(state: MetricState, metric: Metric, new: list[RunMeasurement]) -> MetricState:
     """Count measurements newer than the last one counted, until the metric reaches a verdict."""
     for m in new:
         if state.phase != "Running":

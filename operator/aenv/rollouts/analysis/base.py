@@ -1,8 +1,8 @@
 """The analysis provider interface, and how a measured `result` is judged by a metric's conditions.
 
-A provider turns one metric into one Measurement:
+A provider turns one metric into one MetricMeasurement:
 
-    measure(metric, now) -> Measurement(phase, value, message)
+    measure(metric, now) -> MetricMeasurement(phase, value, message)
 
 phase is "successful" | "failed" | "inconclusive" | "error", with Argo Rollouts' meaning:
 
@@ -50,11 +50,11 @@ Phase = Literal["successful", "failed", "inconclusive", "error"]
 Result: TypeAlias = "float | int | bool | str | Sequence[Result] | Mapping[str, Result] | None"
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
-MESSAGE_LIMIT = 1024
+MEASUREMENT_MESSAGE_LIMIT = 1024
 
 
 @dataclass(frozen=True)
-class Measurement:
+class MetricMeasurement:
     """One measurement of a metric. `value` is the measured number when the result is one number (None for a
     vector, a JSON object or an error); `message` says what was measured or what went wrong."""
 
@@ -64,7 +64,7 @@ class Measurement:
 
 
 class AnalysisProvider(Protocol):
-    def measure(self, metric: Metric, now: datetime) -> Measurement:
+    def measure(self, metric: Metric, now: datetime) -> MetricMeasurement:
         """Query the metric once, within the provider's timeout, and judge the result by its conditions."""
         ...
 
@@ -195,16 +195,16 @@ def describe(result: Result) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def judge(metric: Metric, result: Result, source: str) -> Measurement:
-    """The Measurement for a result the provider got from `source` (e.g. "prometheus"), by the metric's
+def judge(metric: Metric, result: Result, source: str) -> MetricMeasurement:
+    """The MetricMeasurement for a result the provider got from `source` (e.g. "prometheus"), by the metric's
     conditions. A condition that cannot be evaluated gives an error measurement naming it."""
     value = float(result) if isinstance(result, int | float) and not isinstance(result, bool) else None
     try:
         phase = evaluate(result, metric.success_condition, metric.failure_condition)
     except ConditionError as e:
         return error(str(e), value)
-    return Measurement(phase, value, f"{source} result {describe(result)}: {phase}"[:MESSAGE_LIMIT])
+    return MetricMeasurement(phase, value, f"{source} result {describe(result)}: {phase}"[:MEASUREMENT_MESSAGE_LIMIT])
 
 
-def error(message: str, value: float | None = None) -> Measurement:
-    return Measurement("error", value, message[:MESSAGE_LIMIT])
+def error(message: str, value: float | None = None) -> MetricMeasurement:
+    return MetricMeasurement("error", value, message[:MEASUREMENT_MESSAGE_LIMIT])

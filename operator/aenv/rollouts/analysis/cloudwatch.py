@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ...api.rollout import Metric
 from ...aws.errors import classify
 from ...metrics import AWS_CALLS
-from .base import DEFAULT_TIMEOUT_SECONDS, Measurement, error, judge
+from .base import DEFAULT_TIMEOUT_SECONDS, MetricMeasurement, error, judge
 
 _lock = threading.Lock()
 
@@ -62,7 +62,7 @@ class CloudWatchProvider:
     def client(self) -> Any:
         return self._given if self._given is not None else _client(self.region, self.timeout_seconds)
 
-    def measure(self, metric: Metric, now: datetime) -> Measurement:
+    def measure(self, metric: Metric, now: datetime) -> MetricMeasurement:
         cw = metric.cloudwatch
         if cw is None:
             raise ValueError(f"metric {metric.name} has no cloudwatch query")
@@ -92,7 +92,7 @@ class CloudWatchProvider:
             return error(f"cloudwatch: {what}: {why}")
         points = list(zip(found.get("Timestamps", []), found.get("Values", []), strict=False))
         if not points:
-            return Measurement("inconclusive", None,
+            return MetricMeasurement("inconclusive", None,
                                f"cloudwatch: no datapoints for {what} between {start.isoformat()} and "
                                f"{now.isoformat()}")
         _at, value = max(points, key=lambda p: p[0])

@@ -22,8 +22,8 @@ from urllib.parse import urlencode
 from ...api.rollout import Metric
 from .base import (
     DEFAULT_TIMEOUT_SECONDS,
-    Measurement,
     MeasurementError,
+    MetricMeasurement,
     Result,
     error,
     judge,
@@ -35,7 +35,7 @@ class PrometheusProvider:
     def __init__(self, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         self.timeout_seconds = timeout_seconds
 
-    def measure(self, metric: Metric, now: datetime) -> Measurement:
+    def measure(self, metric: Metric, now: datetime) -> MetricMeasurement:
         if metric.prometheus is None:
             raise ValueError(f"metric {metric.name} has no prometheus query")
         try:

@@ -18,7 +18,7 @@ from jsonpath_ng.ext.parser import parse
 from jsonpath_ng.jsonpath import JSONPath
 
 from ...api.rollout import Metric
-from .base import Measurement, MeasurementError, Result, error, judge
+from .base import MeasurementError, MetricMeasurement, Result, error, judge
 from .http import get_json, redact
 
 _parse_lock = threading.Lock()
@@ -31,7 +31,7 @@ def _path(expression: str) -> JSONPath:
 
 
 class WebProvider:
-    def measure(self, metric: Metric, now: datetime) -> Measurement:
+    def measure(self, metric: Metric, now: datetime) -> MetricMeasurement:
         web = metric.web
         if web is None:
             raise ValueError(f"metric {metric.name} has no web query")
