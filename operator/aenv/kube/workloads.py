@@ -1,5 +1,5 @@
 """The workloads: observe their ReplicaSets, Services, traffic and analysis; let the rollout engine decide;
-apply its actions. The decisions are the engine's (rollouts/engine.py); this module only does the I/O."""
+apply its actions. The decisions are the engine's (rollouts/engine/); this module only does the I/O."""
 
 from __future__ import annotations
 

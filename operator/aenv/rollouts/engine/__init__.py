@@ -1,0 +1,140 @@
+"""The rollout engine: the next step of an Argo-Rollouts-style rollout of one workload. Pure.
+
+    step(state, policy, observations, now) -> Decision(state, actions, requeue_at)
+
+No I/O, no clock, no randomness: the same inputs always give the same decision. The operator observes the
+workload (ReplicaSets, the traffic router, analysis measurements, user commands), calls `step`, applies the
+actions in order, and writes `decision.state` to status only once they succeeded; a crash in between
+replays the same decision.
+
+Actions come in two kinds. `ScaleReplicaSet`, `SetWeight`, `SwitchActive` and `SwitchPreview` are
+level-triggered: the engine compares the shape it wants with the observed one and asks only for the
+difference, so they repeat until observed and correct drift. `StartAnalysis`, `StopAnalysis`,
+`DeleteReplicaSet` and `Emit` are edge-triggered: each is returned once, at the transition.
+
+The state machine (phases are RolloutState.phase):
+
+    no stable revision ----- first deployment: desired scaled to full, stable once all pods are ready
+                             (Progressing; Degraded past the progress deadline, nothing to abort to)
+    Healthy ---------------- spec revision == stable; a new revision starts a rollout (canary step 0, or a
+                             blue-green preview); re-applying a blue-green revision still inside its
+                             scale-down delay switches back at once (fast rollback)
+    Progressing / Paused --- canary: steps run in order (several in one call when nothing blocks):
+                               setWeight N      router: scale the canary for N, then SetWeight(N), then wait
+                                                until the router reports N applied; replica ratio: canary
+                                                and stable scaled to approximate N, wait until ready
+                               setCanaryScale   canary replicas fixed (until the end), wait until ready
+                               pause            until paused_at + duration, or until promoted
+                               analysis         a run: Successful advances, Failed/Error aborts,
+                                                Inconclusive pauses (promote accepts it)
+                             background analysis starts at its startingStep; Failed/Error aborts at any
+                             step, Inconclusive pauses (promote starts a fresh run)
+                             the end: weight 100 on full canary pods; once the router reports 100 applied
+                             (no router: once the canary is fully ready) the canary becomes stable, and only
+                             then is the old ReplicaSet scaled down
+                             blue-green: preview scaled to full; once ready, the preview Service switches,
+                             pre-promotion analysis runs; then auto-promotion after autoPromotionSeconds, or
+                             Paused until promoted; promotion switches the active Service, post-promotion
+                             analysis runs (failure switches back and aborts); on success the new revision
+                             is stable and the old one is kept for scaleDownDelaySeconds
+    Aborted ---------------- all traffic on stable, the new revision scaled down (with a router, only once
+                             the router reports weight 0); stays so while the spec holds the bad revision;
+                             retry restarts at step 0, a new revision starts a new rollout, re-applying the
+                             stable revision returns to Healthy at once
+    progress deadline ------ waiting for pods or the router longer than progressDeadlineSeconds aborts
+                             with reason ProgressDeadlineExceeded
+
+Commands (promote, promoteFull, abort, retry, undo) carry an id; the engine remembers the last few ids, so
+a command observed again after a restart is not applied twice.
+
+The package, one module per part of the machine (each depends only on those above it):
+
+    arithmetic     durations, and the replicas a weight needs (routed, or as a replica ratio)
+    model          observations in, actions and the decision out
+    context        one call's inputs and what it accumulates; how state changes (_set)
+    analysis_runs  measurements -> verdicts; runs started and stopped; which metric is due when
+    transitions    abort, wait under the progress deadline, pause on an inconclusive run
+    canary         the canary steps and the replicas each asks for
+    blue_green     preview, promotion gates, scale-down delay, fast rollback
+    revisions      following the desired revision: first deployment, new rollout, revert, history
+    commands       promote, promoteFull, abort, retry, undo
+    shape          the level-triggered actions: scale, switch, weight
+    requeue        when to call `step` again
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ...api.rollout import Rollout
+from ...api.rollout_state import RolloutState
+from .analysis_runs import _ingest, due_measurements
+from .arithmetic import parse_duration, ratio_replicas, routed_canary_replicas
+from .blue_green import _progress_blue_green
+from .canary import _progress_canary
+from .commands import _apply_commands, _resolve_desired
+from .context import _Ctx
+from .model import (
+    Action,
+    Command,
+    CommandKind,
+    Decision,
+    DeleteReplicaSet,
+    Emit,
+    MeasurementRequest,
+    Observations,
+    ReplicaSetObservation,
+    RunMeasurement,
+    ScaleReplicaSet,
+    SetWeight,
+    StartAnalysis,
+    StopAnalysis,
+    SwitchActive,
+    SwitchPreview,
+    Verdict,
+)
+from .requeue import _requeue_at
+from .revisions import _follow_revision, _follow_strategy
+from .shape import _reconcile, _tidy, service_revisions
+
+__all__ = [
+    "Action",
+    "Command",
+    "CommandKind",
+    "Decision",
+    "DeleteReplicaSet",
+    "Emit",
+    "MeasurementRequest",
+    "Observations",
+    "ReplicaSetObservation",
+    "RunMeasurement",
+    "ScaleReplicaSet",
+    "SetWeight",
+    "StartAnalysis",
+    "StopAnalysis",
+    "SwitchActive",
+    "SwitchPreview",
+    "Verdict",
+    "due_measurements",
+    "parse_duration",
+    "ratio_replicas",
+    "routed_canary_replicas",
+    "service_revisions",
+    "step",
+]
+
+
+def step(state: RolloutState, policy: Rollout, obs: Observations, now: datetime) -> Decision:
+    """Decide the next step of the rollout of one workload. See the module docstring for the state machine."""
+    ctx = _Ctx(policy, obs, now)
+    s = _follow_strategy(state, ctx)
+    s = _apply_commands(s, ctx)
+    s = _ingest(s, ctx)
+    s, want = _resolve_desired(s, ctx)
+    s = _follow_revision(s, want, ctx)
+    if s.in_progress and not s.aborted:
+        s = _progress_canary(s, ctx) if s.strategy == "canary" else _progress_blue_green(s, ctx)
+    s = _tidy(s, ctx)
+    if ctx.promotes or ctx.promote_full:
+        ctx.emit("PromoteIgnored", "nothing to promote: " + (s.message or f"rollout is {s.phase}"))
+    return Decision(s, [*ctx.actions, *_reconcile(s, ctx)], _requeue_at(s, ctx))
