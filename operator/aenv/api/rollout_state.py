@@ -123,7 +123,8 @@ class RolloutState(ApiModel):
 
     @property
     def pinned_revision(self) -> str | None:
-        """The revision an undo made current: the operator builds its ReplicaSet from history, not the spec."""
+        """The revision an undo made current: the operator takes its pod template from that revision's
+        ReplicaSet (kept, scaled to 0, while the revision is in the history), not from the spec."""
         return self.pin.revision if self.pin is not None else None
 
     def history_entry(self, number: int) -> RevisionEntry | None:

@@ -4,8 +4,8 @@
 
 No I/O, no clock, no randomness: the same inputs always give the same decision. The operator observes the
 workload (ReplicaSets, the traffic router, analysis measurements, user commands), calls `step`, applies the
-actions in order, and writes `decision.state` to status only once they succeeded; a crash in between
-replays the same decision.
+actions in order, and writes `decision.state` to status only once they all succeeded; after a crash or a
+failed action in between, the next call starts again from the same state.
 
 Actions come in two kinds. `ScaleReplicaSet`, `SetWeight`, `SwitchActive` and `SwitchPreview` are
 level-triggered: the engine compares the shape it wants with the observed one and asks only for the
@@ -18,25 +18,31 @@ The state machine (phases are RolloutState.phase):
                              (Progressing; Degraded past the progress deadline, nothing to abort to)
     Healthy ---------------- spec revision == stable; a new revision starts a rollout (canary step 0, or a
                              blue-green preview); re-applying a blue-green revision still inside its
-                             scale-down delay switches back at once (fast rollback)
+                             scale-down delay and still fully ready switches back at once (fast rollback)
     Progressing / Paused --- canary: steps run in order (several in one call when nothing blocks):
-                               setWeight N      router: scale the canary for N, then SetWeight(N), then wait
-                                                until the router reports N applied; replica ratio: canary
-                                                and stable scaled to approximate N, wait until ready
-                               setCanaryScale   canary replicas fixed (until the end), wait until ready
+                               setWeight N      router: ready canary pods for N and superseded canaries
+                                                drained first, then SetWeight(N), then wait until the router
+                                                reports N applied; replica ratio: canary and stable scaled
+                                                to approximate N (up before down), wait until all are ready
+                               setCanaryScale   canary replicas fixed (until the next setCanaryScale or the
+                                                end), wait until ready
                                pause            until paused_at + duration, or until promoted
                                analysis         a run: Successful advances, Failed/Error aborts,
                                                 Inconclusive pauses (promote accepts it)
                              background analysis starts at its startingStep; Failed/Error aborts at any
                              step, Inconclusive pauses (promote starts a fresh run)
-                             the end: weight 100 on full canary pods; once the router reports 100 applied
-                             (no router: once the canary is fully ready) the canary becomes stable, and only
-                             then is the old ReplicaSet scaled down
+                             a promote skips the current step (a pause, an analysis, a wait for pods or
+                             weight); promoteFull skips the remaining steps and all analysis
+                             the end: the canary scaled to full; with a router, weight 100 once its pods are
+                             ready, and stable once the router reports 100 applied; without one, stable once
+                             the canary is fully ready (the old ReplicaSet keeps its last size meanwhile).
+                             Only then is the old ReplicaSet scaled down
                              blue-green: preview scaled to full; once ready, the preview Service switches,
                              pre-promotion analysis runs; then auto-promotion after autoPromotionSeconds, or
-                             Paused until promoted; promotion switches the active Service, post-promotion
-                             analysis runs (failure switches back and aborts); on success the new revision
-                             is stable and the old one is kept for scaleDownDelaySeconds
+                             Paused until promoted (promoteFull also skips both analyses); promotion
+                             switches the active Service, post-promotion analysis runs (failure switches back
+                             and aborts); on success the new revision is stable and the old one is kept for
+                             scaleDownDelaySeconds
     Aborted ---------------- all traffic on stable, the new revision scaled down (with a router, only once
                              the router reports weight 0); stays so while the spec holds the bad revision;
                              retry restarts at step 0, a new revision starts a new rollout, re-applying the
@@ -44,8 +50,10 @@ The state machine (phases are RolloutState.phase):
     progress deadline ------ waiting for pods or the router longer than progressDeadlineSeconds aborts
                              with reason ProgressDeadlineExceeded
 
-Commands (promote, promoteFull, abort, retry, undo) carry an id; the engine remembers the last few ids, so
-a command observed again after a restart is not applied twice.
+Commands (promote, promoteFull, abort, retry, undo) carry an id; the engine remembers the last few ids (never
+forgetting one still observed), so a command observed again, after a restart too, is not applied twice. An
+undo pins a revision from the bounded history (by default the previous one) in place of the spec's until the
+spec changes; it is followed like any desired revision (rolled out, or at once if it is the stable one).
 
 The package, one module per part of the machine (each depends only on those above it):
 
@@ -125,7 +133,7 @@ __all__ = [
 
 
 def step(state: RolloutState, policy: Rollout, obs: Observations, now: datetime) -> Decision:
-    """Decide the next step of the rollout of one workload. See the module docstring for the state machine."""
+    """Decide the next step of the rollout of one workload. See the package docstring for the state machine."""
     ctx = _Ctx(policy, obs, now)
     s = _follow_strategy(state, ctx)
     s = _apply_commands(s, ctx)

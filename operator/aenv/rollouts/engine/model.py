@@ -81,8 +81,8 @@ class Observations:
 
 @dataclass(frozen=True)
 class ScaleReplicaSet:
-    """Set the ReplicaSet of `revision` to `replicas`, creating it if missing (from the spec's pod template,
-    or from history for a pinned undo revision)."""
+    """Set the ReplicaSet of `revision` to `replicas`, creating it if missing (from the spec's pod template);
+    another revision (a pinned undo, an old one scaled down) already has its ReplicaSet to take it from."""
 
     revision: str
     replicas: int
