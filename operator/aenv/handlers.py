@@ -17,7 +17,7 @@ from kubernetes.client.exceptions import ApiException
 
 from . import metrics
 from .api import GROUP, PLURAL, VERSION
-from .kube import apply, owned
+from .kube import owned
 from .kube.client import api
 from .reconcile import Environment, Outcome, finalize, reconcile, stored_status
 
@@ -156,19 +156,26 @@ def resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     _handle(body, patch)
 
 
-@kopf.daemon(*RESOURCE, id="heal", cancellation_timeout=1.0)
-async def heal(body: kopf.Body, **_: Any) -> None:
+@kopf.daemon(*RESOURCE, id="heal")
+async def heal(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
     """Woken by the watches on what the environment owns or routes through (kube/owned.py): a pass without AWS
     puts back what was deleted or edited, within seconds rather than at the next resync. It writes the status
     itself: a daemon's patch would reach the API server only when the daemon ends."""
     memory = _memory[body["metadata"]["uid"]]
     memory.loop, memory.woken = asyncio.get_running_loop(), asyncio.Event()
-    while True:
-        await memory.woken.wait()
-        memory.woken.clear()
-        if body["metadata"].get("deletionTimestamp"):
-            continue
-        await asyncio.to_thread(_heal_pass, body)
+    stopping = asyncio.ensure_future(stopped.wait())
+    try:
+        while True:
+            woken = asyncio.ensure_future(memory.woken.wait())
+            await asyncio.wait({woken, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if stopped:
+                woken.cancel()
+                return
+            memory.woken.clear()
+            if not body["metadata"].get("deletionTimestamp"):
+                await asyncio.to_thread(_heal_pass, body)
+    finally:
+        stopping.cancel()
 
 
 def _heal_pass(body: kopf.Body) -> None:
@@ -188,7 +195,4 @@ def on_delete(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     outcome = _handle(body, patch, deleting=True)
     if not outcome.done:
         raise kopf.TemporaryError("waiting for AWS to confirm deletion", delay=outcome.retry_after or 5)
-    uid = body["metadata"]["uid"]
-    _memory.pop(uid, None)
-    apply.forget_owner(uid)
-    owned.forget_owner(uid)
+    _memory.pop(body["metadata"]["uid"], None)

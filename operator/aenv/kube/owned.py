@@ -6,7 +6,8 @@ Two sorts of objects are watched, each kind by one thread with one long-lived wa
   `app.kubernetes.io/managed-by=aenv`: kube/apply.py judges whether a change was aenv's own;
 - the traffic objects aenv writes weights into but does not own (an ALB Ingress, a Gateway API HTTPRoute):
   every change to one that an environment routes through wakes that environment, whose next pass compares
-  the weights in effect with the rollout's.
+  the weights in effect with the rollout's. A kind the cluster does not serve (no Gateway API) is looked for
+again every few seconds, and at once when an environment starts routing through an object of it.
 
 A woken environment runs a pass without AWS (see handlers.py). A watch that breaks is listed again, and
 what changed in the gap is judged against that listing, so no change is lost to a reconnect.
@@ -53,10 +54,16 @@ _routes: dict[tuple[str, str, str], set[str]] = defaultdict(set)  # (kind, names
 _routes_lock = threading.Lock()
 
 
+_new_route = threading.Event()  # a watch waiting for its kind to be served looks again at once
+
+
 def route_through(owner: str, kind: str, namespace: str, name: str) -> None:
     """An environment routes traffic through this object: a change to it wakes the environment."""
     with _routes_lock:
-        _routes[(kind, namespace, name)].add(owner)
+        owners = _routes[(kind, namespace, name)]
+        if owner not in owners:
+            owners.add(owner)
+            _new_route.set()
 
 
 def forget_owner(owner: str) -> None:
@@ -97,6 +104,7 @@ class Watcher:
 
     def stop(self) -> None:
         self.stopping.set()
+        _new_route.set()
 
     def _run(self, kind: Kind) -> None:
         failures = 0
@@ -127,10 +135,12 @@ class Watcher:
         """The kind is not served (no Gateway API in this cluster, or its CRD was removed): ask the API server
         for its group version now and then (one small request), and take up the watch once it is there."""
         path = f"/apis/{kind.api_version}" if "/" in kind.api_version else f"/api/{kind.api_version}"
-        while not self.stopping.wait(UNSERVED_SECONDS):
+        while not self.stopping.is_set():
+            _new_route.wait(UNSERVED_SECONDS)
+            _new_route.clear()
             try:
-                apply.dynamic().client.call_api(path, "GET", auth_settings=["BearerToken"], _preload_content=False)
-            except ApiException:
+                apply.dynamic().request("GET", path)
+            except Exception:  # noqa: BLE001 - not served yet (404) or unreachable: look again later
                 continue
             apply.dynamic().resources.invalidate_cache()
             return
