@@ -19,7 +19,7 @@ from .api.spec import DeletionPolicy
 from .api.status import ManagedResource, QueueStatus
 from .aws.component import AwsTarget, Registry
 from .aws.errors import AwsError, TransientError
-from .kube import apply, connection_secret, workloads
+from .kube import apply, connection_secret, owned, workloads
 from .naming import EnvironmentRef
 from .plan import conditions as cond
 from .plan import connection
@@ -325,6 +325,13 @@ def finalize(env: Environment, now: str) -> Outcome:
         return _failed(env, e, now, deleting=True)
 
 
+def forget(uid: str) -> None:
+    """The environment is gone: nothing the operator kept of it stays."""
+    _outputs.pop(uid, None)
+    apply.forget_owner(uid)
+    owned.forget_owner(uid)
+
+
 def _finalize(env: Environment, now: str) -> Outcome:
     try:
         spec: EnvironmentSpec | None = env.spec()
@@ -352,6 +359,5 @@ def _finalize(env: Environment, now: str) -> Outcome:
     results = [progress.result(c, implemented(c, desired, clients), deleting=True) for c in components]
     status = replace_status(env.status, resources=kept, queues=env.status.queues if kept else [])
     if not kept:
-        apply.forget_owner(env.ref.uid)
-        _outputs.pop(env.ref.uid, None)
+        forget(env.ref.uid)
     return _finish(env, status, results, now, retry=bool(kept), deleting=True, done=not kept)
