@@ -494,3 +494,21 @@ def test_a_subnet_group_of_another_environment_is_reported(target: AwsTarget, em
         o = make(target).observe(desired[key])
         assert o.exists and o.owner_environment == "other/env"
         assert decide(ENV, desired[key], o).kind == "conflict"
+
+
+def test_a_create_places_from_a_fresh_listing_not_the_last_intervals(target: AwsTarget,
+                                                                     emulator: AwsEmulator) -> None:
+    desired = planned()
+    groups, db_groups = SecurityGroups(target), DbSubnetGroups(target)
+    assert not groups.observe(desired[WORKLOADS]).exists  # each client has listed the network: the default VPC
+    assert not db_groups.observe(desired[DATABASE_SUBNETS]).exists
+    emulator.reset()  # the default VPC is made again: another id, other subnets
+    ec2 = client(emulator, "ec2")
+    vpc, subnets = default_network(ec2)
+
+    made = groups.create(desired[WORKLOADS])
+    assert describe_group(ec2, made.outputs["id"])["VpcId"] == vpc
+    assert made.up_to_date and groups.observe(desired[WORKLOADS]).up_to_date
+    assert db_groups.create(desired[DATABASE_SUBNETS]).up_to_date
+    group = db_group(emulator, desired[DATABASE_SUBNETS].name)
+    assert group["VpcId"] == vpc and subnet_ids(group) == subnets

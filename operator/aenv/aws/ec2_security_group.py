@@ -87,8 +87,8 @@ class SecurityGroups:
         except Exception as e:
             raise classify(e) from e
 
-    def _vpc(self, desired: Desired) -> str:
-        return self.network.resolve(desired.params["vpc_id"], desired.params["subnet_ids"])[0]
+    def _vpc(self, desired: Desired, fresh: bool = False) -> str:
+        return self.network.resolve(desired.params["vpc_id"], desired.params["subnet_ids"], fresh)[0]
 
     def observe(self, desired: Desired) -> Observation:
         vpc = self._vpc(desired) if desired.params else None  # a lookup-only desired (deleting) has no params
@@ -125,7 +125,7 @@ class SecurityGroups:
         return group
 
     def create(self, desired: Desired) -> Observation:
-        vpc = self._vpc(desired)
+        vpc = self._vpc(desired, fresh=True)
         try:
             group_id = self.ec2.create_security_group(
                 GroupName=desired.name, Description=desired.params["description"], VpcId=vpc,

@@ -83,7 +83,7 @@ class CacheSubnetGroups:
             t["Key"]: t["Value"] for t in self._call("list_tags_for_resource", ResourceName=arn).get("TagList", [])})
 
     def create(self, desired: Desired) -> Observation:
-        _, subnets = self.network.resolve(desired.params["vpc_id"], desired.params["subnet_ids"])
+        _, subnets = self.network.resolve(desired.params["vpc_id"], desired.params["subnet_ids"], fresh=True)
         try:
             group = self.elasticache.create_cache_subnet_group(
                 CacheSubnetGroupName=desired.name, CacheSubnetGroupDescription=desired.params["description"],

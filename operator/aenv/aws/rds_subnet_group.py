@@ -83,7 +83,7 @@ class DbSubnetGroups:
             t["Key"]: t["Value"] for t in self._call("list_tags_for_resource", ResourceName=arn).get("TagList", [])})
 
     def create(self, desired: Desired) -> Observation:
-        _, subnets = self.network.resolve(desired.params["vpc_id"], desired.params["subnet_ids"])
+        _, subnets = self.network.resolve(desired.params["vpc_id"], desired.params["subnet_ids"], fresh=True)
         try:
             group = self.rds.create_db_subnet_group(
                 DBSubnetGroupName=desired.name, DBSubnetGroupDescription=desired.params["description"],

@@ -80,14 +80,20 @@ class Network:
         assert topology is not None
         return topology
 
-    def resolve(self, vpc_id: str | None, subnet_ids: Sequence[str]) -> tuple[str, tuple[str, ...]]:
-        """The VPC and the subnets (sorted) to use; AwsError when the spec names what does not exist."""
+    def resolve(self, vpc_id: str | None, subnet_ids: Sequence[str],
+                fresh: bool = False) -> tuple[str, tuple[str, ...]]:
+        """The VPC and the subnets (sorted) to use; AwsError when the spec names what does not exist.
+
+        fresh: from a listing made now, not one up to an interval old. A create asks for it, so that nothing is
+        placed in a VPC or subnets that have gone since (a default VPC deleted and made again has a new id)."""
+        if fresh:
+            self.topology.expire()
         return self._topology().place(vpc_id, subnet_ids)
 
-    def placement(self, desired: Desired) -> tuple[str, tuple[str, ...]] | None:
+    def placement(self, desired: Desired, fresh: bool = False) -> tuple[str, tuple[str, ...]] | None:
         """resolve() for a desired network resource; None for a lookup-only desired (deleting), which has no
         parameters to check or compare."""
-        return self.resolve(desired.params["vpc_id"], desired.params["subnet_ids"]) if desired.params else None
+        return self.resolve(desired.params["vpc_id"], desired.params["subnet_ids"], fresh) if desired.params else None
 
     @classmethod
     def of(cls, target: AwsTarget) -> Network:
