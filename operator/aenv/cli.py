@@ -104,8 +104,8 @@ def _dev(args: argparse.Namespace) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="aenv", description="Real-time analytics environments on AWS and EKS.")
+def parser(prog: str = "aenv") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Real-time analytics environments on AWS and EKS.")
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the operator against the current kubeconfig")
@@ -155,7 +155,12 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "aenv") -> int:
+    args = parser(prog).parse_args(argv)
     result: int = args.func(args)
     return result
+
+
+def plugin(argv: list[str] | None = None) -> int:
+    """`kubectl aenv ...`: kubectl runs the executable kubectl-aenv with the arguments that follow `aenv`."""
+    return main(argv, prog="kubectl aenv")

@@ -6,6 +6,8 @@ import os
 import shlex
 import shutil
 import sys
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -31,8 +33,8 @@ def up(example: Path, timeout: int = 180) -> None:
     shutil.copy(cluster.up(nodes=2), STATE / "kubeconfig")
     emulator = AwsEmulator(STATE)
     print(f"AWS emulator: {emulator.start()}")
-    env = {"KUBECONFIG": str(STATE / "kubeconfig"), **emulator.environ(), "AENV_OIDC_ISSUER": OIDC_ISSUER}
-    (STATE / "env").write_text("".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items()))
+    env = environ(STATE, emulator)
+    write_env(STATE, env, cluster.kubectl_path)
 
     cluster.apply_crd(CRD, "analyticsenvironments.aenv.dev")
 
@@ -50,7 +52,48 @@ def up(example: Path, timeout: int = 180) -> None:
     print(f"waiting up to {timeout}s for {ns}/{name} to become Ready ...")
     cluster.kubectl("wait", "-n", ns, "--for=condition=Ready", f"aenv/{name}", f"--timeout={timeout}s")
     print(cluster.kubectl("get", "aenv", "-A"))
-    print(f"source {STATE / 'env'} to use kubectl and the AWS CLI against this environment")
+    print(f"source {STATE / 'env'} to use aenv, kubectl and the AWS CLI against this environment")
+
+
+def environ(state: Path, emulator: AwsEmulator) -> dict[str, str]:
+    """What `.aenv/env` exports: the cluster's kubeconfig, the emulator's endpoint and credentials, the OIDC issuer."""
+    return {"KUBECONFIG": str(state / "kubeconfig"), **emulator.environ(), "AENV_OIDC_ISSUER": OIDC_ISSUER}
+
+
+def write_env(state: Path, env: Mapping[str, str], kubectl: Path) -> Path:
+    """Write `<state>/env`, a file to `source`: it exports env and puts `<state>/bin` first on PATH.
+
+    `<state>/bin` holds only what the user asks for by name: the commands `pip install .` would install
+    (pyproject's [project.scripts]: aenv, kubectl-aenv), running this checkout with this Python, and the control
+    plane's own kubectl. Returns the env file.
+    """
+    bin_dir = state / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name, target in scripts().items():  # each replaced at once: a shell may be running the old one
+        module, _, function = target.partition(":")
+        code = f"import sys; from {module} import {function}; sys.exit({function}())"
+        new = bin_dir / f".{name}.new"
+        new.write_text(
+            "#!/bin/sh\n"
+            f"# `{name}` from {REPO}, written by `aenv dev up`.\n"
+            f'export PYTHONPATH={shlex.quote(str(REPO / "operator"))}${{PYTHONPATH:+:$PYTHONPATH}}\n'
+            f'exec {shlex.quote(sys.executable)} -c {shlex.quote(code)} "$@"\n')
+        new.chmod(0o755)
+        new.replace(bin_dir / name)
+    new = bin_dir / ".kubectl.new"
+    new.unlink(missing_ok=True)
+    new.symlink_to(kubectl)
+    new.replace(bin_dir / "kubectl")
+    exports = [f"export {k}={shlex.quote(v)}\n" for k, v in env.items()]
+    path = state / "env"
+    path.write_text("".join(exports) + f'export PATH={shlex.quote(str(bin_dir))}:"$PATH"\n')
+    return path
+
+
+def scripts() -> dict[str, str]:
+    """The project's commands, name -> "module:function", as pyproject.toml declares them for `pip install .`."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    return dict(project["scripts"])
 
 
 def _inherited() -> dict[str, str]:
