@@ -1,6 +1,10 @@
 # The two commands a new user needs: `make dev` and `make test`. Both install what is missing first.
 AENV_CACHE ?= $(HOME)/.cache/aenv
 export AENV_CACHE
+# The ACK controllers' pinned sources: ../shared/sources/ack beside the checkout when it is there, else a clone.
+AENV_ACK_SOURCES ?= $(if $(wildcard $(CURDIR)/../shared/sources/ack/MANIFEST),$(abspath $(CURDIR)/../shared/sources/ack))
+export AENV_ACK_SOURCES
+BINS = AENV_CONTROL_PLANE_BIN=$$(cat $(AENV_CACHE)/control-plane-bin) AENV_ACK_BIN=$$(cat $(AENV_CACHE)/ack-bin)
 PY := $(AENV_CACHE)/venv/bin/python
 export PYTHONPATH := $(CURDIR)/operator
 AENV := $(PY) -m aenv
@@ -11,19 +15,19 @@ setup:
 	@bash hack/setup.sh
 
 dev: setup ## local control plane + AWS emulator + operator; applies examples/env-staging.yaml and waits for Ready
-	@AENV_CONTROL_PLANE_BIN=$$(cat $(AENV_CACHE)/control-plane-bin) $(AENV) dev up
+	@$(BINS) $(AENV) dev up
 
 dev-down: ## stops everything `make dev` started
 	@AENV_CONTROL_PLANE_BIN=$$(cat $(AENV_CACHE)/control-plane-bin 2>/dev/null) $(AENV) dev down
 
 test: setup lint ## lint, type-check, then every test (unit and integration)
-	@AENV_CONTROL_PLANE_BIN=$$(cat $(AENV_CACHE)/control-plane-bin) $(PY) -m pytest $(PYTEST_ARGS)
+	@$(BINS) $(PY) -m pytest $(PYTEST_ARGS)
 
 unit: setup
 	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 integration: setup
-	@AENV_CONTROL_PLANE_BIN=$$(cat $(AENV_CACHE)/control-plane-bin) $(PY) -m pytest tests/integration $(PYTEST_ARGS)
+	@$(BINS) $(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
 lint: setup
 	@$(PY) -m ruff check operator tests benchmarks

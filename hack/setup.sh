@@ -21,7 +21,7 @@ if ((${#missing[@]})); then
 fi
 
 # Toolchains.
-command -v go >/dev/null || { log "Go 1.24 or newer is required to build the control plane"; exit 1; }
+command -v go >/dev/null || { log "Go 1.25 or newer is required to build the control plane and the ACK controllers"; exit 1; }
 python="${PYTHON:-python3}"
 "$python" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' \
   || { log "Python 3.11 or newer is required"; exit 1; }
@@ -43,4 +43,6 @@ fi
 
 # The control plane: built once per pinned version set.
 bash "$here/build-control-plane.sh" > "$cache/control-plane-bin"
-log "ready: python $venv, control plane $(cat "$cache/control-plane-bin")"
+# The ACK controllers and their CRDs: built once per pin (hack/ack-versions.env) from $AENV_ACK_SOURCES or a clone.
+bash "$here/build-ack-controllers.sh" > "$cache/ack-bin"
+log "ready: python $venv, control plane $(cat "$cache/control-plane-bin"), ACK controllers $(cat "$cache/ack-bin")"

@@ -21,6 +21,7 @@ from aenv.local.controlplane import LocalCluster
 from aenv.local.devenv import OIDC_ISSUER
 from aenv.local.emulator import CREDENTIALS, REGION, AwsEmulator
 
+from .ack import ack_bin, ack_controllers  # noqa: F401 - fixtures: the real ACK controllers
 from .kube import Kube
 
 REPO = Path(__file__).resolve().parents[2]

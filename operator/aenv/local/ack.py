@@ -142,10 +142,10 @@ class AckControllers:
             processes.wait_for(lambda: all(self._ready(n) for n in self.names) or bool(self.dead()), timeout,
                                f"the ACK controllers {', '.join(self.names)} to be ready")
         except TimeoutError as e:
-            raise TimeoutError(f"{e}\n{self._tails(n for n in self.names if not self._ready(n))}") from None
+            raise TimeoutError(f"{e}\n{self.tails(n for n in self.names if not self._ready(n))}") from None
         dead = self.dead()
         if dead:
-            raise RuntimeError(f"ACK controllers exited: {', '.join(dead)}\n{self._tails(dead)}")
+            raise RuntimeError(f"ACK controllers exited: {', '.join(dead)}\n{self.tails(dead)}")
 
     def stop(self) -> None:
         for name in self.names:
@@ -166,5 +166,5 @@ class AckControllers:
         log = self.logfile(name)
         return log.read_text(errors="replace")[-chars:] if log.exists() else ""
 
-    def _tails(self, names: Iterable[str]) -> str:
+    def tails(self, names: Iterable[str]) -> str:
         return "\n".join(f"--- {n} ({self.logfile(n)}):\n{self.log_tail(n)}" for n in names)
