@@ -1,0 +1,340 @@
+"""The generic reconcile loop (act, _aws, _retire, implemented) over an in-memory cloud: no server, no AWS.
+
+FakeCloud implements the ResourceClient interface honestly: it holds resources by kind and name with their
+tags and parameters, and reports them the way every aenv client does (owner tags, drift, readiness)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from aenv import reconcile
+from aenv.api import EnvironmentSpec, effective
+from aenv.api.spec import DeletionPolicy
+from aenv.api.status import ManagedResource
+from aenv.aws.component import AwsTarget, Registry, ResourceClient
+from aenv.aws.errors import AwsError, TransientError
+from aenv.naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, EnvironmentRef
+from aenv.plan.environment import desired_resources, requested
+from aenv.plan.types import Desired, Observation, Ref
+
+NAMESPACE, NAME, UID = "analytics", "defi", "uid-1"
+ENV = EnvironmentRef(NAMESPACE, NAME, UID)
+TARGET = AwsTarget("us-east-1")
+
+QUEUES_AND_TOPICS: dict[str, Any] = {
+    "tier": "dev", "aws": {"region": "us-east-1", "mode": "boto3"},
+    "queues": [{"name": "events", "deadLetter": {"maxReceiveCount": 5}}],
+    "topics": [{"name": "alerts", "subscribers": ["events"]}],
+}
+KINDS = ("kms.key", "sqs.queue", "sns.topic", "sqs.queue_policy", "sns.subscription")
+
+
+@dataclass
+class Held:
+    tags: dict[str, str]
+    params: dict[str, Any]
+    outputs: dict[str, Any]
+    ready: bool = True
+
+
+@dataclass
+class FakeCloud:
+    """Resources by (kind, name). `fail` maps (kind, name or "*", method) to the exception that call raises;
+    `pending` names resources that exist but are not ready yet."""
+
+    held: dict[tuple[str, str], Held] = field(default_factory=dict)
+    fail: dict[tuple[str, str, str], Callable[[], Exception]] = field(default_factory=dict)
+    pending: set[str] = field(default_factory=set)
+    calls: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def registry(self, kinds: tuple[str, ...] = KINDS) -> Registry:
+        return Registry({kind: (lambda _target, kind=kind: FakeClient(self, kind)) for kind in kinds})
+
+    def put(self, kind: str, name: str, env: EnvironmentRef, component: str = "queues", **params: Any) -> None:
+        self.held[(kind, name)] = Held(tags=env.tags(component), params=dict(params), outputs=_outputs(kind, name))
+
+
+# Kinds AWS does not tag take their owner from the resource they belong to, as the real clients do.
+PARENTS: dict[str, Callable[[str, Held], tuple[str, str]]] = {
+    "sqs.queue_policy": lambda name, _held: ("sqs.queue", name),
+    "sns.subscription": lambda _name, held: ("sns.topic", str(held.params["topic_arn"]).rsplit(":", 1)[1]),
+}
+
+
+def _outputs(kind: str, name: str) -> dict[str, Any]:
+    return {"id": f"id-{name}", "arn": f"arn:aws:{kind}:{name}", "url": f"https://{kind}/{name}", "name": name}
+
+
+class FakeClient:
+    def __init__(self, cloud: FakeCloud, kind: str) -> None:
+        self.cloud, self.kind = cloud, kind
+
+    def _enter(self, method: str, desired: Desired) -> None:
+        self.cloud.calls.append((method, self.kind, desired.name))
+        for who in (desired.name, "*"):
+            if (self.kind, who, method) in self.cloud.fail:
+                raise self.cloud.fail[(self.kind, who, method)]()
+
+    def observe(self, desired: Desired) -> Observation:
+        self._enter("observe", desired)
+        held = self.cloud.held.get((self.kind, desired.name))
+        if held is None:
+            return Observation.absent()
+        tags = held.tags
+        if self.kind in PARENTS:
+            parent = self.cloud.held.get(PARENTS[self.kind](desired.name, held))
+            tags = parent.tags if parent is not None else {}
+        diff: dict[str, tuple[Any, Any]] = {}
+        if desired.params and held.params != dict(desired.params):
+            diff["params"] = (held.params, dict(desired.params))
+        if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+            diff["tags"] = (dict(tags), dict(desired.tags))
+        ready = held.ready and desired.name not in self.cloud.pending
+        return Observation(exists=True, ready=ready, up_to_date=not diff, diff=diff, outputs=held.outputs,
+                           owner=tags.get(TAG_UID), owner_environment=tags.get(TAG_ENVIRONMENT),
+                           state="available" if ready else "creating")
+
+    def create(self, desired: Desired) -> Observation:
+        self._enter("create", desired)
+        self.cloud.held[(self.kind, desired.name)] = Held(dict(desired.tags), dict(desired.params),
+                                                          _outputs(self.kind, desired.name))
+        return self.observe(desired)
+
+    def update(self, desired: Desired, observed: Observation) -> Observation:
+        self._enter("update", desired)
+        held = self.cloud.held[(self.kind, desired.name)]
+        held.params = dict(desired.params)
+        held.tags = {k: v for k, v in {**held.tags, **desired.tags}.items() if k != TAG_RELEASED}
+        return self.observe(desired)
+
+    def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
+        self._enter("delete", desired)
+        if policy == "Retain":
+            self.cloud.held[(self.kind, desired.name)].tags[TAG_RELEASED] = "true"
+        else:
+            del self.cloud.held[(self.kind, desired.name)]
+
+
+@pytest.fixture
+def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloud]:
+    fake = FakeCloud()
+    monkeypatch.setitem(reconcile.MODES, "boto3", fake.registry())
+    yield fake
+
+
+def environment(spec: Mapping[str, Any] = QUEUES_AND_TOPICS, resources: list[ManagedResource] | None = None
+                ) -> reconcile.Environment:
+    status = {"resources": [r.model_dump(by_alias=True) for r in resources or []]}
+    return reconcile.Environment(NAMESPACE, NAME, UID, 1, spec, status)
+
+
+def aws_pass(env: reconcile.Environment) -> tuple[dict[str, Any], dict[str, Mapping[str, Any]], bool, list[str]]:
+    """One AWS pass: the results by component, the outputs, whether to retry, and the inventory's keys."""
+    status, results, outputs, retry = reconcile._aws(env, env.spec())
+    return {r.component: r for r in results}, outputs, retry, [r.key for r in status.resources]
+
+
+def created(cloud: FakeCloud) -> list[str]:
+    return [name for method, _kind, name in cloud.calls if method == "create"]
+
+
+# --- act: observe, then create, update, adopt or report a conflict ------------------------------------------------
+
+def desired(name: str = "aenv-analytics-defi-events", env: EnvironmentRef = ENV, **params: Any) -> Desired:
+    return Desired(kind="sqs.queue", key="queue/events", component="queues", name=name, params=params,
+                   tags=env.tags("queues"))
+
+
+@pytest.mark.parametrize(("held_by", "held_params", "calls", "conflict"), [
+    (None, None, ["observe", "create", "observe"], None),  # absent: created
+    (ENV, {"visibility": 30}, ["observe"], None),  # ours and up to date: nothing to do
+    (ENV, {"visibility": 10}, ["observe", "update", "observe"], None),  # ours, drifted: updated
+    (EnvironmentRef(NAMESPACE, NAME, "uid-0"), {"visibility": 30}, ["observe", "update", "observe"], None),  # adopt
+    (EnvironmentRef("other", "env", "uid-9"), {"visibility": 30}, ["observe"], "belongs to other/env"),
+])
+def test_act_decides_from_what_it_observes(held_by: EnvironmentRef | None, held_params: dict[str, Any] | None,
+                                           calls: list[str], conflict: str | None) -> None:
+    cloud = FakeCloud()
+    d = desired(visibility=30)
+    if held_by is not None:
+        cloud.put("sqs.queue", d.name, held_by, **(held_params or {}))
+    client: ResourceClient = FakeClient(cloud, "sqs.queue")
+    observed, message = reconcile.act(ENV, d, client)
+    assert [c[0] for c in cloud.calls] == calls
+    if conflict is None:
+        assert message is None and observed.exists and observed.up_to_date and observed.owner == UID
+    else:
+        assert message is not None and conflict in message
+        assert cloud.held[("sqs.queue", d.name)].tags[TAG_UID] == "uid-9"  # another's resource is left alone
+
+
+def test_a_create_that_finds_another_owner_is_a_conflict() -> None:
+    """Someone took the name between the observe and the create: what the create reports must be ours."""
+    cloud = FakeCloud()
+
+    class Racing(FakeClient):
+        def create(self, desired: Desired) -> Observation:
+            cloud.put(self.kind, desired.name, EnvironmentRef("other", "env", "uid-9"))
+            return self.observe(desired)
+
+    _, message = reconcile.act(ENV, desired(), Racing(cloud, "sqs.queue"))
+    assert message is not None and "belongs to other/env" in message
+
+
+# --- one pass: ordering, waits on Ref, readiness --------------------------------------------------------------------
+
+def test_a_pass_creates_in_dependency_order_and_resolves_every_ref(cloud: FakeCloud) -> None:
+    by_component, outputs, retry, inventory = aws_pass(environment())
+    order = created(cloud)
+    spec = environment().spec()
+    names = {d.key: d.name for d in desired_resources(ENV, spec, requested(spec))}
+    assert order.index(names["kms/key"]) < order.index(names["queue/events/dead-letter"])
+    assert order.index(names["queue/events/dead-letter"]) < order.index(names["queue/events"])
+    assert order.index(names["topic/alerts"]) < order.index(names["topic/alerts/subscription/events"])
+    assert not retry and {r.state for r in by_component.values()} == {"ready"}
+    assert set(inventory) == set(names) == set(outputs)
+    # Every Ref was replaced by the output it names.
+    queue = cloud.held[("sqs.queue", names["queue/events"])]
+    assert queue.params["kms_key_id"] == outputs["kms/key"]["id"]
+    assert queue.params["dead_letter_arn"] == outputs["queue/events/dead-letter"]["arn"]
+    assert not any(isinstance(v, Ref) for held in cloud.held.values() for v in held.params.values())
+
+
+def test_a_ref_to_a_resource_without_outputs_waits_and_the_pass_retries(cloud: FakeCloud) -> None:
+    spec = effective(EnvironmentSpec.model_validate(QUEUES_AND_TOPICS))
+    key_name = next(d.name for d in desired_resources(ENV, spec, ["encryption"]))
+    cloud.pending.add(key_name)  # the key exists but is still being made: it has no outputs yet
+    by_component, outputs, retry, inventory = aws_pass(environment())
+    assert retry and "kms/key" in inventory and "kms/key" not in outputs
+    assert created(cloud) == [key_name]  # nothing that refers to the key was attempted
+    assert by_component["encryption"].state == "progressing" and "creating" in by_component["encryption"].message
+    assert by_component["queues"].state == "progressing"
+    assert "queue/events waits for kms/key" in by_component["queues"].message
+    cloud.pending.clear()
+    by_component, _, retry, _ = aws_pass(environment())
+    assert not retry and {r.state for r in by_component.values()} == {"ready"}
+
+
+# --- errors: conflicts, AwsError, transient errors ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("failure", "state", "reason"), [
+    (lambda: AwsError("AccessDenied", "not allowed"), "failed", "AccessDenied"),
+    (lambda: TransientError("Throttling (HTTP 400): Rate exceeded"), "progressing", "Provisioning"),
+])
+def test_an_error_in_one_resource_is_that_component_s_condition_and_the_pass_goes_on(
+        cloud: FakeCloud, failure: Callable[[], Exception], state: str, reason: str) -> None:
+    cloud.fail[("sns.topic", "*", "create")] = failure
+    by_component, outputs, retried, _ = aws_pass(environment())
+    assert by_component["topics"].state == state and by_component["topics"].reason == reason
+    assert retried  # the subscription waits for the topic's outputs
+    assert by_component["encryption"].state == "ready" and by_component["queues"].state == "ready"
+    assert "queue/events" in outputs and "topic/alerts" not in outputs
+    assert not any(name.endswith("subscription") for name in created(cloud) if "alerts" in name)
+
+
+def test_a_resource_held_by_another_environment_is_a_conflict_left_alone(cloud: FakeCloud) -> None:
+    spec = effective(EnvironmentSpec.model_validate(QUEUES_AND_TOPICS))
+    topic = next(d for d in desired_resources(ENV, spec, ["topics"]) if d.kind == "sns.topic")
+    other = EnvironmentRef("other", "env", "uid-9")
+    cloud.put("sns.topic", topic.name, other)
+    by_component, _, _, inventory = aws_pass(environment())
+    assert by_component["topics"].state == "failed" and by_component["topics"].reason == "Conflict"
+    assert "belongs to other/env" in by_component["topics"].message
+    assert "topic/alerts" not in inventory
+    assert cloud.held[("sns.topic", topic.name)].tags[TAG_UID] == "uid-9"
+    assert not [c for c in cloud.calls if c[2] == topic.name and c[0] != "observe"]
+
+
+# --- orphans: what left the spec is deleted per policy --------------------------------------------------------------
+
+def orphan(cloud: FakeCloud, env: EnvironmentRef = ENV) -> ManagedResource:
+    cloud.put("sqs.queue", "aenv-analytics-defi-old", env)
+    return ManagedResource(kind="sqs.queue", key="queue/old", name="aenv-analytics-defi-old", component="queues")
+
+
+@pytest.mark.parametrize(("policy", "remains", "released"), [
+    ("Delete", False, False), ("Snapshot", False, False), ("Retain", True, True),
+])
+def test_a_resource_that_left_the_spec_is_retired_per_policy(cloud: FakeCloud, policy: str, remains: bool,
+                                                             released: bool) -> None:
+    old = orphan(cloud)
+    by_component, _, _, inventory = aws_pass(environment({**QUEUES_AND_TOPICS, "deletionPolicy": policy}, [old]))
+    assert "queue/old" not in inventory  # gone or retained: no longer aenv's to keep
+    assert (("sqs.queue", old.name) in cloud.held) == remains
+    if remains:
+        assert (TAG_RELEASED in cloud.held[("sqs.queue", old.name)].tags) == released
+    assert by_component["queues"].state == "ready"
+
+
+def test_an_orphan_that_is_no_longer_ours_is_released_untouched(cloud: FakeCloud) -> None:
+    old = orphan(cloud, EnvironmentRef("other", "env", "uid-9"))
+    _, _, _, inventory = aws_pass(environment({**QUEUES_AND_TOPICS, "deletionPolicy": "Delete"}, [old]))
+    assert "queue/old" not in inventory and ("sqs.queue", old.name) in cloud.held
+    assert ("delete", "sqs.queue", old.name) not in cloud.calls
+
+
+@pytest.mark.parametrize(("failure", "state"), [
+    (lambda: TransientError("still in use"), "progressing"),
+    (lambda: AwsError("AccessDenied", "not allowed"), "failed"),
+])
+def test_an_orphan_that_cannot_be_deleted_yet_stays_in_the_inventory(cloud: FakeCloud,
+                                                                     failure: Callable[[], Exception],
+                                                                     state: str) -> None:
+    old = orphan(cloud)
+    cloud.fail[("sqs.queue", old.name, "delete")] = failure
+    by_component, _, retry, inventory = aws_pass(environment({**QUEUES_AND_TOPICS, "deletionPolicy": "Delete"}, [old]))
+    assert "queue/old" in inventory and by_component["queues"].state == state
+    assert retry == (state == "progressing")
+
+
+def test_retire_deletes_in_reverse_order_and_reports_only_what_is_gone() -> None:
+    cloud = FakeCloud()
+    resources = []
+    for n in ("a", "b", "c"):
+        cloud.put("sqs.queue", n, ENV)
+        resources.append(ManagedResource(kind="sqs.queue", key=f"queue/{n}", name=n, component="queues"))
+    resources.append(ManagedResource(kind="apigatewayv2.api", key="gateway/api", name="api", component="gateway"))
+    cloud.fail[("sqs.queue", "b", "delete")] = lambda: TransientError("busy")
+    progress = reconcile._Progress(ENV)
+    gone = reconcile._retire(ENV, resources, cloud.registry(), TARGET, "Delete", progress)
+    assert gone == {"queue/a", "queue/c"}
+    assert [c[2] for c in cloud.calls if c[0] == "delete"] == ["c", "b", "a"]
+    assert progress.transient and "b: AWS is busy" in progress.waiting["queues"][0]
+    assert progress.failures["gateway"][0] == "NotImplemented"  # this mode has no client for the kind
+
+
+# --- the implemented() rule -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("kinds", "implemented"), [
+    (KINDS, {"encryption": True, "queues": True, "topics": True, "workloads": True}),
+    # A component counts only when every one of its kinds has a client.
+    (("kms.key", "sqs.queue", "sns.topic"), {"encryption": True, "queues": True, "topics": False, "workloads": True}),
+    ((), {"encryption": False, "queues": False, "topics": False, "workloads": True}),  # mode ack today
+])
+def test_a_component_is_implemented_when_every_kind_it_needs_has_a_client(kinds: tuple[str, ...],
+                                                                          implemented: dict[str, bool]) -> None:
+    spec = effective(EnvironmentSpec.model_validate(QUEUES_AND_TOPICS))
+    components = requested(spec)
+    desired_list = desired_resources(ENV, spec, components)
+    clients = FakeCloud().registry(kinds)
+    assert {c: reconcile.implemented(c, desired_list, clients) for c in implemented} == implemented
+
+
+def test_a_component_not_implemented_is_not_built_and_says_so(cloud: FakeCloud,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(reconcile.MODES, "boto3", cloud.registry(("kms.key", "sqs.queue", "sns.topic")))
+    by_component, _, retry, inventory = aws_pass(environment())
+    assert by_component["topics"].state == "not-implemented" and by_component["topics"].reason == "NotImplemented"
+    assert by_component["queues"].state == "ready" and not retry
+    assert "topic/alerts" not in inventory and not [c for c in cloud.calls if c[1] == "sns.topic"]
+
+
+def test_mode_ack_builds_nothing_in_aws_yet(cloud: FakeCloud) -> None:
+    by_component, outputs, retry, inventory = aws_pass(environment({**QUEUES_AND_TOPICS, "aws": {
+        "region": "us-east-1", "mode": "ack"}}))
+    assert {r.state for r in by_component.values()} == {"not-implemented"}
+    assert not outputs and not retry and not inventory and not cloud.calls
