@@ -233,13 +233,16 @@ def test_delete_with_final_snapshot(emulator: AwsEmulator, outputs: Outputs,
     groups.delete(lookup(d), observed, "Snapshot")
     [call] = requests["DeleteReplicationGroup"]
     assert call == {"ReplicationGroupId": d.name, "FinalSnapshotIdentifier": final_snapshot_name(d.name, "uid-1")}
-    assert described(emulator, d.name)["Status"] == "deleting"
-    # moto leaves a deleted group "deleting" for ever and takes no snapshot; AWS removes the group after the
-    # snapshot. Until then the loop keeps observing, and a repeated delete sends nothing.
+    # AWS shows the group "deleting" for minutes (the emulator: to the first describe), takes the snapshot and
+    # removes the group. Until then the loop keeps observing, and a repeated delete sends nothing.
     deleting = client(emulator).observe(lookup(d))
     assert deleting.exists and not deleting.ready and deleting.state == "deleting"
     groups.delete(lookup(d), deleting, "Snapshot")
     assert len(requests["DeleteReplicationGroup"]) == 1
+    assert not client(emulator).observe(lookup(d)).exists
+    [snapshot] = emulator.client("elasticache").describe_snapshots(
+        SnapshotName=final_snapshot_name(d.name, "uid-1"))["Snapshots"]
+    assert snapshot["ReplicationGroupId"] == d.name and snapshot["SnapshotStatus"] == "available"
 
 
 def test_delete_without_snapshot(emulator: AwsEmulator, outputs: Outputs,

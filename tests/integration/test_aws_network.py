@@ -454,13 +454,9 @@ def test_delete_removes_the_subnet_groups(target: AwsTarget, emulator: AwsEmulat
 
     CacheSubnetGroups(target).create(desired[CACHE_SUBNETS])
     cache_groups, d = CacheSubnetGroups(target), lookup(desired[CACHE_SUBNETS])
-    try:
-        cache_groups.delete(d, cache_groups.observe(d), policy)
-    except TransientError:  # moto 5.2.5 lacks DeleteCacheSubnetGroup (HTTP 500 without a body)
-        pass
-    else:
-        assert not CacheSubnetGroups(target).observe(d).exists
-        assert client(emulator, "elasticache").describe_cache_subnet_groups()["CacheSubnetGroups"] == []
+    cache_groups.delete(d, cache_groups.observe(d), policy)
+    assert not CacheSubnetGroups(target).observe(d).exists
+    assert client(emulator, "elasticache").describe_cache_subnet_groups()["CacheSubnetGroups"] == []
 
 
 def test_retain_leaves_subnet_groups_marked_released(target: AwsTarget, emulator: AwsEmulator) -> None:

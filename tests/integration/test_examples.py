@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes.client.rest import ApiException
 
 from aenv.api import GROUP, PLURAL, VERSION
 from aenv.local.emulator import AwsEmulator
@@ -24,7 +25,7 @@ from .kube import Kube
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = ("env-dev.yaml", "env-staging.yaml", "env-prod.yaml")
 READY_DEADLINE = 180.0
-RELEASE_DEADLINE = 60.0
+RELEASE_DEADLINE = 120.0  # a prod environment: final snapshots, then the network
 
 
 def example(file: str, namespace: str) -> dict[str, Any]:
@@ -34,23 +35,9 @@ def example(file: str, namespace: str) -> dict[str, Any]:
 
 
 def release(kube: Kube, namespace: str, name: str) -> None:
-    """Delete the environment and let aenv do what it can. moto never finishes deleting a replication group, so
-    an environment with a cache keeps its finalizer: once aenv reports the cache as being deleted, release it."""
-    if kube.env_gone(namespace, name):
-        return
-    if not kube.get_env(namespace, name)["metadata"].get("deletionTimestamp"):
+    """Delete the environment and wait until aenv has deleted (or snapshotted) what it made and let it go."""
+    with contextlib.suppress(ApiException):  # 404: gone meanwhile
         kube.delete_env(namespace, name)
-
-    def waiting_for_cache() -> bool:
-        cache = kube.condition(kube.get_env(namespace, name), "CacheReady")
-        return cache is not None and cache["reason"] == "Deleting"
-
-    with contextlib.suppress(TimeoutError):
-        wait_for(waiting_for_cache, READY_DEADLINE, "aenv to wait for the cache's deletion")
-    with contextlib.suppress(Exception):  # gone meanwhile
-        kube.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name,
-                                                   {"metadata": {"finalizers": []}},
-                                                   _content_type="application/merge-patch+json")
     wait_for(lambda: kube.env_gone(namespace, name), RELEASE_DEADLINE, f"{namespace}/{name} to be gone")
 
 

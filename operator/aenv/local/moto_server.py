@@ -1,8 +1,16 @@
-"""moto's server with one addition: an EC2 VPC or subnet created with the tag `_custom_id_` gets that id.
+"""moto's server with a few additions, each in its own section below, that make it behave like AWS where aenv needs it.
 
-moto already honours that tag for many resources (moto.utilities.id_generator) but not, as of moto 5.2, for VPCs
-and subnets, which draw their ids straight from a random generator. The local environment needs them so that the
-examples, which name the VPC and subnets a production account would have, find those ids in the emulator.
+- EC2 custom ids: a VPC or subnet created with the tag `_custom_id_` gets that id. moto already honours that tag for
+  many resources (moto.utilities.id_generator) but not, as of moto 5.2, for VPCs and subnets, which draw their ids
+  straight from a random generator. The local environment needs them so that the examples, which name the VPC and
+  subnets a production account would have, find those ids in the emulator.
+- ElastiCache deletes finish: moto leaves a deleted replication group `deleting` for ever and ignores its
+  FinalSnapshotIdentifier. Here the final snapshot is taken, and the group is gone once a DescribeReplicationGroups
+  has shown it `deleting` and it has been deleting for AENV_EMULATOR_DELETE_SECONDS (default 0: the next describe).
+- ElastiCache DeleteCacheSubnetGroup (HTTP 500 in moto): CacheSubnetGroupNotFoundFault when absent,
+  CacheSubnetGroupInUse while a replication group that is not gone yet (or a cache cluster) uses it.
+- ElastiCache DescribeEvents (HTTP 500 in moto; the ACK elasticache controller calls it on every sync): an empty
+  list, paginated as AWS pages it (Events, Marker).
 
 Run as `python -m aenv.local.moto_server`, with the arguments of `python -m moto.server`.
 """
@@ -10,15 +18,23 @@ Run as `python -m aenv.local.moto_server`, with the arguments of `python -m moto
 from __future__ import annotations
 
 import functools
+import os
 import threading
-from collections.abc import Callable, Collection, Iterable
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
 from moto import server
+from moto.core.responses import ActionResult, EmptyResult, PaginatedResult
 from moto.ec2.models import subnets as ec2_subnets
 from moto.ec2.models import vpcs as ec2_vpcs
+from moto.elasticache.exceptions import CacheSubnetGroupNotFound, ElastiCacheException, ReplicationGroupNotFound
+from moto.elasticache.models import ElastiCacheBackend
+from moto.elasticache.responses import ElastiCacheResponse
 from moto.utilities.id_generator import TAG_KEY_CUSTOM_ID
+
+# EC2 custom ids ---------------------------------------------------------------------------------------------------
 
 _chosen = threading.local()  # the id the create call running on this thread asked for
 
@@ -62,10 +78,157 @@ def _honour_custom_id(module: ModuleType, generator: str, backend: type, create:
     setattr(backend, create, create_with_custom_id)
 
 
-def install() -> None:
+# ElastiCache deletes finish ---------------------------------------------------------------------------------------
+
+DELETE_SECONDS = "AENV_EMULATOR_DELETE_SECONDS"
+_BACKEND: Any = ElastiCacheBackend  # the classes the sections below patch (Any: they gain methods)
+_RESPONSE: Any = ElastiCacheResponse
+_DELETED_AT = "_aenv_deleted_at"  # on moto's replication group: time.monotonic() of its DeleteReplicationGroup
+_SHOWN = "_aenv_shown_deleting"  # on moto's replication group: a describe has answered it `deleting`
+
+
+def delete_seconds(environ: Mapping[str, str]) -> float:
+    """How long a deleted replication group stays `deleting` at least (AWS: minutes; default 0)."""
+    raw = environ.get(DELETE_SECONDS, "").strip() or "0"
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds >= 0:
+        raise ValueError(f"{DELETE_SECONDS}={raw!r}: give a number of seconds, 0 or more")
+    return seconds
+
+
+def deletion_done(deleted_at: float | None, shown: bool, now: float, delay: float) -> bool:
+    """Whether a replication group is gone: deleted (at deleted_at), answered `deleting` by a describe at least
+    once, so that whoever polls sees the state AWS shows for minutes, and deleting for delay seconds or more."""
+    return deleted_at is not None and shown and now - deleted_at >= delay
+
+
+class InvalidReplicationGroupState(ElastiCacheException):
+    code = "InvalidReplicationGroupState"
+
+
+def _purge(backend: ElastiCacheBackend, delay: float) -> None:
+    """Forget the replication groups whose deletion is done, with their tags."""
+    now = time.monotonic()
+    for group_id, group in list(backend.replication_groups.items()):
+        if deletion_done(getattr(group, _DELETED_AT, None), getattr(group, _SHOWN, False), now, delay):
+            backend.replication_groups.pop(group_id, None)
+            backend.tagging_service.delete_all_tags_for_resource(group.arn)
+
+
+def _finish_replication_group_deletes(delay: float) -> None:
+    """Take the final snapshot a delete asks for, and let what reads replication groups find a deleted one gone."""
+    def purging_first(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def purge_then_call(self: ElastiCacheBackend, *args: Any, **kwargs: Any) -> Any:
+            _purge(self, delay)
+            return original(self, *args, **kwargs)
+        return purge_then_call
+
+    for name in ("create_replication_group", "modify_replication_group", "create_snapshot", "describe_snapshots",
+                 "list_tags_for_resource", "iter_tagged_resources"):
+        setattr(_BACKEND, name, purging_first(getattr(_BACKEND, name)))
+
+    describe = _BACKEND.describe_replication_groups
+
+    @functools.wraps(describe)
+    def describe_showing_deletes(self: ElastiCacheBackend, *args: Any, **kwargs: Any) -> Any:
+        _purge(self, delay)
+        groups = describe(self, *args, **kwargs)
+        for group in groups:
+            if getattr(group, _DELETED_AT, None) is not None:
+                setattr(group, _SHOWN, True)
+        return groups
+
+    delete = _BACKEND.delete_replication_group
+
+    @functools.wraps(delete)
+    def delete_after_final_snapshot(self: ElastiCacheBackend, replication_group_id: str,
+                                    retain_primary_cluster: bool | None,
+                                    final_snapshot_identifier: str | None = None) -> Any:
+        _purge(self, delay)
+        group = self.replication_groups.get(replication_group_id)
+        if group is None:
+            raise ReplicationGroupNotFound(replication_group_id)
+        if getattr(group, _DELETED_AT, None) is not None:
+            raise InvalidReplicationGroupState(f"Replication group {replication_group_id} is being deleted.")
+        if final_snapshot_identifier:  # before the delete: a name already taken fails it, as on AWS
+            self.create_snapshot(snapshot_name=final_snapshot_identifier, replication_group_id=replication_group_id,
+                                 cache_cluster_id=None, kms_key_id=group.kms_key_id, tags=None)
+        deleted = delete(self, replication_group_id, retain_primary_cluster)
+        setattr(deleted, _DELETED_AT, time.monotonic())
+        return deleted
+
+    def delete_response(self: ElastiCacheResponse) -> ActionResult:
+        backend: Any = self.elasticache_backend
+        group = backend.delete_replication_group(
+            replication_group_id=self._get_param("ReplicationGroupId"),
+            retain_primary_cluster=self._get_bool_param("RetainPrimaryCluster"),
+            final_snapshot_identifier=self._get_param("FinalSnapshotIdentifier"))
+        return ActionResult({"ReplicationGroup": group})
+
+    _BACKEND.describe_replication_groups = describe_showing_deletes
+    _BACKEND.delete_replication_group = delete_after_final_snapshot
+    _RESPONSE.delete_replication_group = delete_response
+
+
+# ElastiCache DeleteCacheSubnetGroup -------------------------------------------------------------------------------
+
+class CacheSubnetGroupInUse(ElastiCacheException):
+    code = "CacheSubnetGroupInUse"
+
+
+def subnet_group_users(name: str, groups: Iterable[Any], clusters: Iterable[Any]) -> list[str]:
+    """The ids of moto's replication groups (deleting ones too, until they are gone) and cache clusters that use the
+    cache subnet group `name`. A `deleting` cache cluster does not count: moto never finishes deleting one."""
+    return ([g.replication_group_id for g in groups if g.cache_subnet_group_name == name]
+            + [c.cache_cluster_id for c in clusters
+               if c.cache_subnet_group_name == name and c.cache_cluster_status != "deleting"])
+
+
+def _delete_cache_subnet_groups(delay: float) -> None:
+    def delete_cache_subnet_group(self: ElastiCacheBackend, cache_subnet_group_name: str) -> Any:
+        _purge(self, delay)
+        group = self.cache_subnet_groups.get(cache_subnet_group_name)
+        if group is None:
+            raise CacheSubnetGroupNotFound(cache_subnet_group_name)
+        users = subnet_group_users(cache_subnet_group_name, self.replication_groups.values(),
+                                   self.cache_clusters.values())
+        if users:
+            raise CacheSubnetGroupInUse(f"Cache subnet group {cache_subnet_group_name} is currently in use by "
+                                        f"{', '.join(users)}.")
+        self.cache_subnet_groups.pop(cache_subnet_group_name, None)
+        self.tagging_service.delete_all_tags_for_resource(group.arn)
+        return group
+
+    def delete_response(self: ElastiCacheResponse) -> ActionResult:
+        delete_cache_subnet_group(self.elasticache_backend, self._get_param("CacheSubnetGroupName"))
+        return EmptyResult()
+
+    _BACKEND.delete_cache_subnet_group = delete_cache_subnet_group
+    _RESPONSE.delete_cache_subnet_group = delete_response
+
+
+# ElastiCache DescribeEvents ---------------------------------------------------------------------------------------
+
+def _describe_no_events() -> None:
+    def describe_events(self: ElastiCacheResponse) -> ActionResult:
+        """The emulator records no events: every page is empty, the last one without a Marker."""
+        return PaginatedResult({"Events": []})
+
+    _RESPONSE.describe_events = describe_events
+
+
+def install(environ: Mapping[str, str] = os.environ) -> None:
     _honour_custom_id(ec2_vpcs, "random_vpc_id", ec2_vpcs.VPCBackend, "create_vpc", lambda b: b.vpcs)
     _honour_custom_id(ec2_subnets, "random_subnet_id", ec2_subnets.SubnetBackend, "create_subnet",
                       lambda b: (s for zone in b.subnets.values() for s in zone))
+    delay = delete_seconds(environ)
+    _finish_replication_group_deletes(delay)
+    _delete_cache_subnet_groups(delay)
+    _describe_no_events()
 
 
 def main() -> None:
