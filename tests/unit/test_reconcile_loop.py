@@ -7,15 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from botocore.config import Config
+from botocore.exceptions import ClientError, EndpointConnectionError
 
-from aenv import reconcile
+from aenv import aws, reconcile
 from aenv.api import EnvironmentSpec, effective
 from aenv.api.spec import DeletionPolicy
 from aenv.api.status import ManagedResource
-from aenv.aws.component import AwsTarget, Registry, ResourceClient
+from aenv.aws import session
+from aenv.aws.component import AwsTarget, Classified, Registry, ResourceClient
 from aenv.aws.errors import AwsError, TransientError
 from aenv.naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, EnvironmentRef
 from aenv.plan.environment import desired_resources, requested
@@ -30,6 +35,7 @@ QUEUES_AND_TOPICS: dict[str, Any] = {
     "queues": [{"name": "events", "deadLetter": {"maxReceiveCount": 5}}],
     "topics": [{"name": "alerts", "subscribers": ["events"]}],
 }
+EXAMPLE = Path(__file__).parents[2] / "examples" / "env-prod.yaml"
 KINDS = ("kms.key", "sqs.queue", "sns.topic", "sqs.queue_policy", "sns.subscription")
 
 
@@ -221,9 +227,20 @@ def test_a_ref_to_a_resource_without_outputs_waits_and_the_pass_retries(cloud: F
 
 # --- errors: conflicts, AwsError, transient errors ------------------------------------------------------------------
 
+def _throttled() -> Exception:
+    return ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"},
+                        "ResponseMetadata": {"HTTPStatusCode": 400}}, "CreateTopic")
+
+
 @pytest.mark.parametrize(("failure", "state", "reason"), [
     (lambda: AwsError("AccessDenied", "not allowed"), "failed", "AccessDenied"),
     (lambda: TransientError("Throttling (HTTP 400): Rate exceeded"), "progressing", "Provisioning"),
+    # What a client lets escape is classified by the registry's client: any client, not only aenv's own.
+    (_throttled, "progressing", "Provisioning"),
+    (lambda: EndpointConnectionError(endpoint_url="https://sns.us-east-1.amazonaws.com/"), "progressing",
+     "Provisioning"),
+    (lambda: ClientError({"Error": {"Code": "InvalidParameter", "Message": "bad"}}, "CreateTopic"), "failed",
+     "InvalidParameter"),
 ])
 def test_an_error_in_one_resource_is_that_component_s_condition_and_the_pass_goes_on(
         cloud: FakeCloud, failure: Callable[[], Exception], state: str, reason: str) -> None:
@@ -279,6 +296,7 @@ def test_an_orphan_that_is_no_longer_ours_is_released_untouched(cloud: FakeCloud
 
 @pytest.mark.parametrize(("failure", "state"), [
     (lambda: TransientError("still in use"), "progressing"),
+    (lambda: EndpointConnectionError(endpoint_url="https://sqs.us-east-1.amazonaws.com/"), "progressing"),
     (lambda: AwsError("AccessDenied", "not allowed"), "failed"),
 ])
 def test_an_orphan_that_cannot_be_deleted_yet_stays_in_the_inventory(cloud: FakeCloud,
@@ -338,3 +356,34 @@ def test_mode_ack_builds_nothing_in_aws_yet(cloud: FakeCloud) -> None:
         "region": "us-east-1", "mode": "ack"}}))
     assert {r.state for r in by_component.values()} == {"not-implemented"}
     assert not outputs and not retry and not inventory and not cloud.calls
+
+
+# --- every boto3 client: a dropped connection is a TransientError, whatever the call -------------------------------
+
+def every_kind() -> list[Desired]:
+    """One lookup-only desired (as when deleting) per kind, from the example that asks for every component."""
+    spec = effective(EnvironmentSpec.model_validate(yaml.safe_load(EXAMPLE.read_text())["spec"]))
+    by_kind = {d.kind: d for d in desired_resources(ENV, spec, requested(spec))}
+    return [Desired(kind=d.kind, key=d.key, component=d.component, name=d.name) for d in by_kind.values()]
+
+
+@pytest.fixture
+def unreachable(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsTarget]:
+    """An endpoint nothing listens on, and clients that try once: every call fails to connect at once."""
+    monkeypatch.setattr(session, "_CONFIG", session._CONFIG.merge(
+        Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=1)))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    session._client.cache_clear()
+    yield AwsTarget("us-east-1", "http://127.0.0.1:9")
+    session._client.cache_clear()
+
+
+def test_a_dropped_connection_in_any_client_is_a_transient_error(unreachable: AwsTarget) -> None:
+    lookups = every_kind()
+    assert {d.kind for d in lookups} == set(aws.CLIENTS.factories)
+    for d in lookups:
+        client = aws.CLIENTS.factories[d.kind](unreachable)  # as made, not only as the registry hands it out
+        assert isinstance(client, Classified), d.kind
+        with pytest.raises(TransientError, match="Could not connect"):
+            client.observe(d)

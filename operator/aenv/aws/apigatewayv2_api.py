@@ -16,8 +16,8 @@ from ..api.spec import DeletionPolicy
 from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
-from .component import AwsTarget
-from .errors import AwsError, call, classify
+from .component import AwsTarget, Classified
+from .errors import error_code
 from .listing import Listing
 
 KIND = "apigatewayv2.api"
@@ -31,14 +31,7 @@ def arn(region: str, path: str) -> str:
     return f"arn:{partition}:apigateway:{region}::{path}"
 
 
-def error_code(error: Exception) -> str | None:
-    """The AWS error code of a botocore error, or of one classify() made from it."""
-    if isinstance(error, AwsError):
-        return error.code
-    return error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
-
-
-def not_found(error: Exception) -> bool:
+def not_found(error: ClientError) -> bool:
     return error_code(error) == NOT_FOUND
 
 
@@ -75,7 +68,7 @@ def websocket_url(endpoint: str) -> str:
     return "wss://" + endpoint.split("://", 1)[-1]
 
 
-class WebSocketApis:
+class WebSocketApis(Classified):
     """One paginated GetApis per interval for every environment (it carries the tags: the tagging API does not
     cover API Gateway v2); GetIntegrations and GetRoutes once per API and interval."""
 
@@ -83,9 +76,6 @@ class WebSocketApis:
         self.api = session.client("apigatewayv2", target.region, target.endpoint)
         self.region = target.region
         self.apis = Listing(lambda: list_apis(self.api))
-
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        return call(self.api, method, **kwargs)
 
     def _all(self, method: str, api_id: str) -> list[dict[str, Any]]:
         return [i for page in self.api.get_paginator(method).paginate(ApiId=api_id) for i in page.get("Items", [])]
@@ -107,11 +97,11 @@ class WebSocketApis:
                 immutable = ("protocol",)
             elif desired.params:
                 diff = self._diff(found, desired, *self._routing(found["ApiId"]))
-        except Exception as e:
+        except ClientError as e:
             if not_found(e):  # deleted since the listing
                 self.apis.expire()
                 return Observation.absent()
-            raise classify(e) from e
+            raise
         return Observation(
             exists=True, ready=True, up_to_date=not diff, diff=diff, immutable=immutable,
             outputs={"id": found["ApiId"], "endpoint": websocket_url(found["ApiEndpoint"])},
@@ -139,7 +129,7 @@ class WebSocketApis:
 
     def create(self, desired: Desired) -> Observation:
         # API names are not unique, so nothing stops a second create: the lookup by name before it is the guard.
-        created = self._call("create_api", Name=desired.name, ProtocolType="WEBSOCKET",
+        created = self.api.create_api(Name=desired.name, ProtocolType="WEBSOCKET",
                              RouteSelectionExpression=desired.params["route_selection_expression"],
                              Tags=dict(desired.tags))
         known = [a for a in self.apis.get(desired.name) or [] if a["ApiId"] != created["ApiId"]]
@@ -151,11 +141,11 @@ class WebSocketApis:
         api_id = observed.outputs["id"]
         resource = arn(self.region, f"/apis/{api_id}")
         if "route_selection_expression" in observed.diff:
-            self._call("update_api", ApiId=api_id,
+            self.api.update_api(ApiId=api_id,
                        RouteSelectionExpression=desired.params["route_selection_expression"])
         if "tags" in observed.diff:
-            self._call("untag_resource", ResourceArn=resource, TagKeys=[TAG_RELEASED])
-            self._call("tag_resource", ResourceArn=resource, Tags=dict(desired.tags))
+            self.api.untag_resource(ResourceArn=resource, TagKeys=[TAG_RELEASED])
+            self.api.tag_resource(ResourceArn=resource, Tags=dict(desired.tags))
         if "route_selection_expression" in observed.diff or "tags" in observed.diff:
             self.apis.expire()
         if "integration" in observed.diff or "routes" in observed.diff:
@@ -164,42 +154,39 @@ class WebSocketApis:
 
     def _route(self, api_id: str, desired: Desired) -> None:
         """Make the integration and the routes what desired says, whatever they are now."""
-        try:
-            integration, routes = self._routing(api_id)
-        except Exception as e:
-            raise classify(e) from e
+        integration, routes = self._routing(api_id)
         uri, target = desired.params["integration_uri"], None
         if uri:
             settings = {"IntegrationType": "HTTP_PROXY", "IntegrationMethod": "POST", "IntegrationUri": uri,
                         "ConnectionType": "INTERNET", "Description": MANAGED}
             if integration is None:
-                integration = self._call("create_integration", ApiId=api_id, **settings)
+                integration = self.api.create_integration(ApiId=api_id, **settings)
             elif _stale(integration, uri):
-                self._call("update_integration", ApiId=api_id, IntegrationId=integration["IntegrationId"], **settings)
+                self.api.update_integration(ApiId=api_id, IntegrationId=integration["IntegrationId"], **settings)
             target = f"integrations/{integration['IntegrationId']}"
         want = desired.params["routes"]
         for key, route in routes.items():
             if key in want and route.get("Target") == target:
                 continue
             if key in want and target is not None:
-                self._call("update_route", ApiId=api_id, RouteId=route["RouteId"], Target=target)
+                self.api.update_route(ApiId=api_id, RouteId=route["RouteId"], Target=target)
                 continue
             # Made by hand, or to lose its target (which UpdateRoute cannot remove): delete, re-create below if wanted.
-            self._call("delete_route", ApiId=api_id, RouteId=route["RouteId"])
+            self.api.delete_route(ApiId=api_id, RouteId=route["RouteId"])
         for key in want:
             if key not in routes or (routes[key].get("Target") != target and target is None):
-                self._call("create_route", ApiId=api_id, RouteKey=key, **({"Target": target} if target else {}))
+                self.api.create_route(ApiId=api_id, RouteKey=key, **({"Target": target} if target else {}))
         if integration is not None and not uri:  # no route refers to it any more
-            self._call("delete_integration", ApiId=api_id, IntegrationId=integration["IntegrationId"])
+            self.api.delete_integration(ApiId=api_id, IntegrationId=integration["IntegrationId"])
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         api_id = observed.outputs["id"]
         if policy == "Retain":
-            self._call("tag_resource", ResourceArn=arn(self.region, f"/apis/{api_id}"), Tags={TAG_RELEASED: "true"})
+            self.api.tag_resource(ResourceArn=arn(self.region, f"/apis/{api_id}"), Tags={TAG_RELEASED: "true"})
         else:  # Snapshot: an API keeps no data at rest. Its integrations, routes and stages go with it.
             try:
                 self.api.delete_api(ApiId=api_id)
-            except Exception as e:
+            except ClientError as e:
                 if not not_found(e):
-                    raise classify(e) from e
+                    raise
         self.apis.expire()

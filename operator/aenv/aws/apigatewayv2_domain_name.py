@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from ..api.spec import DeletionPolicy
 from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
-from .apigatewayv2_api import arn, error_code, not_found
-from .component import AwsTarget
-from .errors import call, classify
+from .apigatewayv2_api import arn, not_found
+from .component import AwsTarget, Classified
+from .errors import error_code
 from .listing import Listing
 
 KIND = "apigatewayv2.domain_name"
@@ -28,7 +30,7 @@ def _configuration(desired: Desired) -> list[dict[str, str]]:
              "SecurityPolicy": SECURITY_POLICY}]
 
 
-class ApiDomainNames:
+class ApiDomainNames(Classified):
     """One paginated GetDomainNames per interval for every environment (it carries the tags);
     GetApiMappings once per domain and interval."""
 
@@ -41,14 +43,11 @@ class ApiDomainNames:
         return {d["DomainName"]: d for page in self.api.get_paginator("get_domain_names").paginate()
                 for d in page.get("Items", [])}
 
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        return call(self.api, method, **kwargs)
-
     def _root_mapping(self, domain: str) -> dict[str, Any] | None:
         """The mapping at the domain's root. GetApiMappings has no paginator: follow NextToken."""
         kwargs: dict[str, str] = {}
         while True:
-            page = self._call("get_api_mappings", DomainName=domain, **kwargs)
+            page = self.api.get_api_mappings(DomainName=domain, **kwargs)
             for m in page.get("Items", []):
                 if not m.get("ApiMappingKey"):
                     return dict(m)
@@ -62,11 +61,11 @@ class ApiDomainNames:
             if found is None:
                 return Observation.absent()
             mapping = self._root_mapping(desired.name) if desired.params else None
-        except Exception as e:
+        except ClientError as e:
             if not_found(e):  # deleted since the listing
                 self.domains.forget(desired.name)
                 return Observation.absent()
-            raise classify(e) from e
+            raise
         tags = found.get("Tags", {})
         config = (found.get("DomainNameConfigurations") or [{}])[0]
         status = config.get("DomainNameStatus", "AVAILABLE")  # moto has no status: a domain is available at once
@@ -96,47 +95,47 @@ class ApiDomainNames:
         try:
             created = self.api.create_domain_name(
                 DomainName=desired.name, DomainNameConfigurations=_configuration(desired), Tags=dict(desired.tags))
-        except Exception as e:
+        except ClientError as e:
             if error_code(e) != "ConflictException":
-                raise classify(e) from e
+                raise
             self.domains.expire()  # made since the listing, maybe by someone else: observe, do not map it
             return self.observe(desired)
         self.domains.put(desired.name, created)
-        self._call("create_api_mapping", DomainName=desired.name, ApiId=desired.params["api_id"],
+        self.api.create_api_mapping(DomainName=desired.name, ApiId=desired.params["api_id"],
                    Stage=desired.params["stage"])
         return self.observe(desired)
 
     def update(self, desired: Desired, observed: Observation) -> Observation:
         name, resource = desired.name, arn(self.region, f"/domainnames/{desired.name}")
         if "certificate_arn" in observed.diff or "security_policy" in observed.diff:
-            self._call("update_domain_name", DomainName=name, DomainNameConfigurations=_configuration(desired))
+            self.api.update_domain_name(DomainName=name, DomainNameConfigurations=_configuration(desired))
         if "tags" in observed.diff:
-            self._call("untag_resource", ResourceArn=resource, TagKeys=[TAG_RELEASED])
-            self._call("tag_resource", ResourceArn=resource, Tags=dict(desired.tags))
+            self.api.untag_resource(ResourceArn=resource, TagKeys=[TAG_RELEASED])
+            self.api.tag_resource(ResourceArn=resource, Tags=dict(desired.tags))
         if set(observed.diff) - {"mapping"}:
             self.domains.expire()
         if "mapping" in observed.diff:
             mapping = self._root_mapping(name)
             target = {"DomainName": name, "ApiId": desired.params["api_id"], "Stage": desired.params["stage"]}
             if mapping is None:
-                self._call("create_api_mapping", **target)
+                self.api.create_api_mapping(**target)
             else:
-                self._call("update_api_mapping", ApiMappingId=mapping["ApiMappingId"], **target)
+                self.api.update_api_mapping(ApiMappingId=mapping["ApiMappingId"], **target)
         return self.observe(desired)
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         name = desired.name
         if policy == "Retain":
-            self._call("tag_resource", ResourceArn=arn(self.region, f"/domainnames/{name}"),
+            self.api.tag_resource(ResourceArn=arn(self.region, f"/domainnames/{name}"),
                        Tags={TAG_RELEASED: "true"})
             self.domains.expire()
             return
         mapping = self._root_mapping(name)
         if mapping is not None:
-            self._call("delete_api_mapping", DomainName=name, ApiMappingId=mapping["ApiMappingId"])
+            self.api.delete_api_mapping(DomainName=name, ApiMappingId=mapping["ApiMappingId"])
         try:  # Snapshot: a domain name keeps no data at rest
             self.api.delete_domain_name(DomainName=name)
-        except Exception as e:
+        except ClientError as e:
             if not not_found(e):
-                raise classify(e) from e
+                raise
         self.domains.forget(name)

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from ..api.spec import DeletionPolicy
 from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
-from .apigatewayv2_api import arn, error_code, list_apis, not_found, pick, websocket_url
-from .component import AwsTarget
-from .errors import call, classify
+from .apigatewayv2_api import arn, list_apis, not_found, pick, websocket_url
+from .component import AwsTarget, Classified
+from .errors import error_code
 from .listing import Listing
 
 KIND = "apigatewayv2.stage"
@@ -28,7 +30,7 @@ def _settings(desired: Desired) -> dict[str, Any]:
     }}
 
 
-class WebSocketStages:
+class WebSocketStages(Classified):
     """One GetStage per stage and interval. The API listing (GetApis) is read only when deleting, when the
     desired has no params to say which API the stage is in."""
 
@@ -36,9 +38,6 @@ class WebSocketStages:
         self.api = session.client("apigatewayv2", target.region, target.endpoint)
         self.region = target.region
         self.apis = Listing(lambda: list_apis(self.api))
-
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        return call(self.api, method, **kwargs)
 
     def _api(self, desired: Desired) -> tuple[str, str] | None:
         """The stage's API: its id and WebSocket endpoint."""
@@ -54,10 +53,10 @@ class WebSocketStages:
             if api is None:
                 return Observation.absent()
             stage = self.api.get_stage(ApiId=api[0], StageName=stage_name)
-        except Exception as e:
+        except ClientError as e:
             if not_found(e):
                 return Observation.absent()
-            raise classify(e) from e
+            raise
         tags = stage.get("Tags", {})
         diff: dict[str, tuple[Any, Any]] = {}
         if desired.params:
@@ -79,29 +78,29 @@ class WebSocketStages:
         try:
             self.api.create_stage(ApiId=desired.params["api_id"], StageName=desired.name.rsplit("/", 1)[1],
                                   Tags=dict(desired.tags), **_settings(desired))
-        except Exception as e:
+        except ClientError as e:
             if error_code(e) != "ConflictException":  # made since the observe: observe what is there
-                raise classify(e) from e
+                raise
         return self.observe(desired)
 
     def update(self, desired: Desired, observed: Observation) -> Observation:
         api_id, stage_name = observed.outputs["api_id"], observed.outputs["name"]
         if set(observed.diff) - {"tags"}:
-            self._call("update_stage", ApiId=api_id, StageName=stage_name, **_settings(desired))
+            self.api.update_stage(ApiId=api_id, StageName=stage_name, **_settings(desired))
         if "tags" in observed.diff:
             resource = arn(self.region, f"/apis/{api_id}/stages/{stage_name}")
-            self._call("untag_resource", ResourceArn=resource, TagKeys=[TAG_RELEASED])
-            self._call("tag_resource", ResourceArn=resource, Tags=dict(desired.tags))
+            self.api.untag_resource(ResourceArn=resource, TagKeys=[TAG_RELEASED])
+            self.api.tag_resource(ResourceArn=resource, Tags=dict(desired.tags))
         return self.observe(desired)
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         api_id, stage_name = observed.outputs["api_id"], observed.outputs["name"]
         if policy == "Retain":
-            self._call("tag_resource", ResourceArn=arn(self.region, f"/apis/{api_id}/stages/{stage_name}"),
+            self.api.tag_resource(ResourceArn=arn(self.region, f"/apis/{api_id}/stages/{stage_name}"),
                        Tags={TAG_RELEASED: "true"})
             return
         try:  # Snapshot: a stage keeps no data at rest
             self.api.delete_stage(ApiId=api_id, StageName=stage_name)
-        except Exception as e:
+        except ClientError as e:
             if not not_found(e):
-                raise classify(e) from e
+                raise

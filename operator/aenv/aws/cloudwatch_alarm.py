@@ -15,8 +15,7 @@ from ..api.spec import DeletionPolicy
 from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
 from ..plan.types import Desired, Observation
 from . import session
-from .component import AwsTarget
-from .errors import call, classify
+from .component import AwsTarget, Classified
 from .listing import Listing
 from .tagging import tags_by_arn, tags_or_ask
 
@@ -67,7 +66,7 @@ def _normal(key: str, value: Any) -> Any:
     return value
 
 
-class CloudWatchAlarms:
+class CloudWatchAlarms(Classified):
     """One paginated DescribeAlarms (prefix aenv-) and one tagging-API listing per interval for every alarm."""
 
     def __init__(self, target: AwsTarget) -> None:
@@ -84,13 +83,10 @@ class CloudWatchAlarms:
                 out[alarm["AlarmName"]] = alarm
         return out
 
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        return call(self.cw, method, **kwargs)
-
     def _describe(self, name: str) -> dict[str, Any] | None:
         """One alarm, read now: before creating (never overwrite an alarm made since the listing) and after
         writing (put_metric_alarm returns nothing)."""
-        alarms = self._call("describe_alarms", AlarmNames=[name], AlarmTypes=["MetricAlarm"]).get("MetricAlarms", [])
+        alarms = self.cw.describe_alarms(AlarmNames=[name], AlarmTypes=["MetricAlarm"]).get("MetricAlarms", [])
         alarm: dict[str, Any] | None = alarms[0] if alarms else None
         if alarm is None:
             self.alarms.forget(name)
@@ -99,10 +95,7 @@ class CloudWatchAlarms:
         return alarm
 
     def observe(self, desired: Desired) -> Observation:
-        try:
-            alarm = self.alarms.get(desired.name)
-        except Exception as e:
-            raise classify(e) from e
+        alarm = self.alarms.get(desired.name)
         if alarm is None:
             return Observation.absent()
         arn = alarm["AlarmArn"]
@@ -122,12 +115,12 @@ class CloudWatchAlarms:
 
     def _tags(self, arn: str) -> dict[str, str]:
         return tags_or_ask(self.tags, arn, lambda: {
-            t["Key"]: t["Value"] for t in self._call("list_tags_for_resource", ResourceARN=arn).get("Tags", [])})
+            t["Key"]: t["Value"] for t in self.cw.list_tags_for_resource(ResourceARN=arn).get("Tags", [])})
 
     def create(self, desired: Desired) -> Observation:
         if self._describe(desired.name) is None:
             tags = [{"Key": k, "Value": v} for k, v in desired.tags.items()]
-            self._call("put_metric_alarm", **request(desired), Tags=tags)
+            self.cw.put_metric_alarm(**request(desired), Tags=tags)
             alarm = self._describe(desired.name)
             if alarm is not None:
                 self.tags.put(alarm["AlarmArn"], dict(desired.tags))
@@ -136,20 +129,20 @@ class CloudWatchAlarms:
     def update(self, desired: Desired, observed: Observation) -> Observation:
         arn = observed.outputs["arn"]
         if set(observed.diff) - {"tags"}:
-            self._call("put_metric_alarm", **request(desired))  # tags given here would be ignored on an update
+            self.cw.put_metric_alarm(**request(desired))  # tags given here would be ignored on an update
             self._describe(desired.name)
         if "tags" in observed.diff:
-            self._call("untag_resource", ResourceARN=arn, TagKeys=[TAG_RELEASED])
-            self._call("tag_resource", ResourceARN=arn, Tags=[{"Key": k, "Value": v} for k, v in desired.tags.items()])
+            self.cw.untag_resource(ResourceARN=arn, TagKeys=[TAG_RELEASED])
+            self.cw.tag_resource(ResourceARN=arn, Tags=[{"Key": k, "Value": v} for k, v in desired.tags.items()])
             self.tags.put(arn, retagged(observed.diff["tags"][0], desired.tags))
         return self.observe(desired)
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         arn = observed.outputs["arn"]
         if policy == "Retain":
-            self._call("tag_resource", ResourceARN=arn, Tags=[{"Key": TAG_RELEASED, "Value": "true"}])
+            self.cw.tag_resource(ResourceARN=arn, Tags=[{"Key": TAG_RELEASED, "Value": "true"}])
             self.tags.forget(arn)
         else:  # Snapshot: an alarm holds no data to keep
-            self._call("delete_alarms", AlarmNames=[desired.name])
+            self.cw.delete_alarms(AlarmNames=[desired.name])
             self.alarms.forget(desired.name)
             self.tags.forget(arn)

@@ -18,8 +18,7 @@ from ..api.spec import DeletionPolicy
 from ..naming import TAG_ENVIRONMENT, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
-from .component import AwsTarget
-from .errors import call, classify
+from .component import AwsTarget, Classified
 from .listing import Listing
 
 KIND = "cloudwatch.dashboard"
@@ -101,7 +100,7 @@ def body(desired: Desired) -> dict[str, Any]:
     return {"widgets": [_marker(desired.tags[TAG_ENVIRONMENT], desired.tags[TAG_UID]), *graphs]}
 
 
-class CloudWatchDashboards:
+class CloudWatchDashboards(Classified):
     """One paginated ListDashboards (prefix aenv-) per interval; GetDashboard only for a dashboard whose
     LastModified changed since its body was last read."""
 
@@ -117,14 +116,8 @@ class CloudWatchDashboards:
                 out[entry["DashboardName"]] = entry
         return out
 
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        return call(self.cw, method, **kwargs)
-
     def _entry(self, name: str) -> dict[str, Any] | None:
-        try:
-            return self.dashboards.get(name)
-        except Exception as e:
-            raise classify(e) from e
+        return self.dashboards.get(name)
 
     def _body(self, entry: Mapping[str, Any]) -> dict[str, Any] | None:
         name, modified = entry["DashboardName"], entry.get("LastModified")
@@ -137,9 +130,7 @@ class CloudWatchDashboards:
             if e.response.get("Error", {}).get("Code") in _MISSING:
                 self.dashboards.forget(name)
                 return None
-            raise classify(e) from e
-        except Exception as e:
-            raise classify(e) from e
+            raise
         try:
             parsed = json.loads(got["DashboardBody"])
         except ValueError:
@@ -164,7 +155,7 @@ class CloudWatchDashboards:
         )
 
     def _put(self, name: str, content: Mapping[str, Any]) -> None:
-        self._call("put_dashboard", DashboardName=name, DashboardBody=json.dumps(content, separators=(",", ":")))
+        self.cw.put_dashboard(DashboardName=name, DashboardBody=json.dumps(content, separators=(",", ":")))
         self._bodies.pop(name, None)
         self.dashboards.expire()  # put_dashboard returns neither ARN nor LastModified: list again
 
@@ -181,9 +172,7 @@ class CloudWatchDashboards:
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") in _MISSING:
                 return False
-            raise classify(e) from e
-        except Exception as e:
-            raise classify(e) from e
+            raise
         return True
 
     def update(self, desired: Desired, observed: Observation) -> Observation:
@@ -199,6 +188,6 @@ class CloudWatchDashboards:
             marker = _marker(observed.owner_environment or "", observed.owner or "", released=True)
             self._put(desired.name, {**found, "widgets": [marker, *kept]})
         else:  # Snapshot: a dashboard holds no data to keep
-            self._call("delete_dashboards", DashboardNames=[desired.name])
+            self.cw.delete_dashboards(DashboardNames=[desired.name])
             self._bodies.pop(desired.name, None)
             self.dashboards.forget(desired.name)

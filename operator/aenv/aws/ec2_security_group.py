@@ -12,8 +12,8 @@ from ..api.spec import DeletionPolicy
 from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
-from .component import AwsTarget
-from .errors import TransientError, call, classify
+from .component import AwsTarget, Classified
+from .errors import TransientError
 from .listing import Listing
 from .vpc import Network
 
@@ -61,7 +61,7 @@ def _ingress(params: Mapping[str, Any]) -> frozenset[Rule]:
     return frozenset(Rule("tcp", port, port, params["ingress_source"]) for port in params["ingress_ports"])
 
 
-class SecurityGroups:
+class SecurityGroups(Classified):
     """Every aenv security group of the region, rules included, from one paginated describe per interval:
     drift in the rules costs no extra call."""
 
@@ -78,14 +78,8 @@ class SecurityGroups:
                 out.setdefault(group["GroupName"], []).append(group)
         return out
 
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        return call(self.ec2, method, **kwargs)
-
     def _listed(self, name: str) -> list[dict[str, Any]]:
-        try:
-            return self.groups.get(name) or []
-        except Exception as e:
-            raise classify(e) from e
+        return self.groups.get(name) or []
 
     def _vpc(self, desired: Desired, fresh: bool = False) -> str:
         return self.network.resolve(desired.params["vpc_id"], desired.params["subnet_ids"], fresh)[0]
@@ -119,7 +113,7 @@ class SecurityGroups:
 
     def _refresh(self, name: str, group_id: str) -> dict[str, Any]:
         """Describe one group after a write and record it in the listing."""
-        group: dict[str, Any] = self._call("describe_security_groups", GroupIds=[group_id])["SecurityGroups"][0]
+        group: dict[str, Any] = self.ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
         others = [g for g in self._listed(name) if g["GroupId"] != group_id]
         self.groups.put(name, [*others, group])
         return group
@@ -134,13 +128,11 @@ class SecurityGroups:
             )["GroupId"]
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") != "InvalidGroup.Duplicate":
-                raise classify(e) from e
+                raise
             # Not in the listing: made since, or without aenv's tags. Report what holds the name.
-            found = self._call("describe_security_groups", Filters=[
+            found = self.ec2.describe_security_groups(Filters=[
                 {"Name": "group-name", "Values": [desired.name]}, {"Name": "vpc-id", "Values": [vpc]}])
             return self._observation(desired, found["SecurityGroups"][0], vpc)
-        except Exception as e:
-            raise classify(e) from e
         observed = self._observation(desired, self._refresh(desired.name, group_id), vpc)
         return observed if observed.up_to_date else self.update(desired, observed)
 
@@ -151,9 +143,7 @@ class SecurityGroups:
             getattr(self.ec2, method)(GroupId=group_id, IpPermissions=[r.permission() for r in sorted(change)])
         except ClientError as e:  # changed since the listing: the refresh after the update shows what holds
             if e.response.get("Error", {}).get("Code") not in _ALREADY:
-                raise classify(e) from e
-        except Exception as e:
-            raise classify(e) from e
+                raise
 
     def update(self, desired: Desired, observed: Observation) -> Observation:
         group_id = observed.outputs["id"]
@@ -166,15 +156,15 @@ class SecurityGroups:
             self._permissions("revoke_security_group_egress", group_id, observed.diff["egress"][0])
         if "tags" in observed.diff:
             if TAG_RELEASED in observed.diff["tags"][0]:
-                self._call("delete_tags", Resources=[group_id], Tags=[{"Key": TAG_RELEASED}])
-            self._call("create_tags", Resources=[group_id],
+                self.ec2.delete_tags(Resources=[group_id], Tags=[{"Key": TAG_RELEASED}])
+            self.ec2.create_tags(Resources=[group_id],
                        Tags=[{"Key": k, "Value": v} for k, v in desired.tags.items()])
         return self._observation(desired, self._refresh(desired.name, group_id), self._vpc(desired))
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         group_id = observed.outputs["id"]
         if policy == "Retain":
-            self._call("create_tags", Resources=[group_id], Tags=[{"Key": TAG_RELEASED, "Value": "true"}])
+            self.ec2.create_tags(Resources=[group_id], Tags=[{"Key": TAG_RELEASED, "Value": "true"}])
             self._refresh(desired.name, group_id)
             return
         try:  # Snapshot: a security group holds no data
@@ -184,7 +174,5 @@ class SecurityGroups:
             if code == "DependencyViolation":  # a cluster being deleted still holds network interfaces in it
                 raise TransientError(f"{desired.name} is still in use (DependencyViolation); retrying") from e
             if code != "InvalidGroup.NotFound":
-                raise classify(e) from e
-        except Exception as e:
-            raise classify(e) from e
+                raise
         self.groups.put(desired.name, [g for g in self._listed(desired.name) if g["GroupId"] != group_id])

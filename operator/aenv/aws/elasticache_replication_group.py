@@ -7,24 +7,20 @@ the tag aenv.dev/secret-version; a new version is rotated in with AuthTokenUpdat
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Mapping
-from typing import Any, Literal
-
-from botocore.exceptions import ClientError
+from typing import Any
 
 from ..api.spec import DeletionPolicy
 from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
 from ..plan.types import Desired, Observation
 from . import session
-from .component import AwsTarget
-from .errors import AwsError, TransientError, classify
+from .component import AwsTarget, Classified
+from .errors import AwsError, TransientError
 from .listing import Listing
+from .stores import TAG_SECRET_VERSION, Busy, call_unless_busy, final_snapshot_name, same_key, version_change
 from .tagging import tags_by_arn, tags_or_ask
 
 KIND = "elasticache.replication_group"
-TAG_SECRET_VERSION = "aenv.dev/secret-version"  # the secret's version last applied (also used by rds_db_instance)
 # "snapshotting" is the daily automatic backup: the group serves traffic throughout.
 READY = {"available", "snapshotting"}
 _BUSY = {"InvalidReplicationGroupState", "InvalidCacheClusterState"}  # another change is in progress
@@ -32,37 +28,6 @@ _MISSING = "ReplicationGroupNotFoundFault"
 _TAKEN = "ReplicationGroupAlreadyExists"
 _MODIFIABLE = ("CacheNodeType", "SnapshotRetentionLimit", "AutomaticFailoverEnabled", "MultiAZEnabled",
                "SecurityGroupIds", "EngineVersion")
-
-
-class _Busy(Exception):
-    """The group is creating or being changed: the step waits for a later pass."""
-
-
-def final_snapshot_name(group_id: str, uid: str | None) -> str:
-    """Deterministic, so a retried delete asks for the same snapshot; the uid keeps incarnations apart."""
-    return f"{group_id}-final-{hashlib.sha256((uid or '').encode()).hexdigest()[:8]}"
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _version(v: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in re.findall(r"\d+", v))
-
-
-def version_change(observed: str, desired: str) -> Literal["major", "minor", "downgrade"] | None:
-    """What going from the observed to the desired engine version takes. A newer minor version than asked is
-    kept (AWS applies minor upgrades itself); an older major version is a downgrade, which AWS cannot do."""
-    have, want = _version(observed), _version(desired)
-    if have[:1] != want[:1]:
-        return "major" if have[:1] < want[:1] else "downgrade"
-    return "minor" if have[: len(want)] < want else None
-
-
-def same_key(observed: str, desired: str) -> bool:
-    """A KMS key id or ARN against an ARN."""
-    return observed == desired or observed.rsplit("/", 1)[-1] == desired.rsplit("/", 1)[-1]
 
 
 def _check(desired: Desired) -> None:
@@ -129,7 +94,7 @@ def _compare(desired: Desired, group: Mapping[str, Any], member: Mapping[str, An
     return diff, tuple(immutable)
 
 
-class ElastiCacheReplicationGroups:
+class ElastiCacheReplicationGroups(Classified):
     """Per interval, for every environment together: one paginated DescribeReplicationGroups, one paginated
     DescribeCacheClusters and one GetResources of the tagging API. ListTagsForResource only for a group the
     tagging API did not report (untagged, or tagged since)."""
@@ -159,21 +124,11 @@ class ElastiCacheReplicationGroups:
         return out
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.elasticache, method)(**kwargs)
-        except ClientError as e:
-            if _code(e) in _BUSY:
-                raise _Busy(_code(e)) from e
-            raise classify(e) from e
-        except Exception as e:
-            raise classify(e) from e
+        return call_unless_busy(self.elasticache, _BUSY, method, **kwargs)
 
     def observe(self, desired: Desired) -> Observation:
-        try:
-            group = self.groups.get(desired.name)
-            member = self.members.get(desired.name) if group and desired.params else None
-        except Exception as e:
-            raise classify(e) from e
+        group = self.groups.get(desired.name)
+        member = self.members.get(desired.name) if group and desired.params else None
         if group is None:
             return Observation.absent()
         tags = self._tags(group["ARN"], desired.name)
@@ -192,7 +147,7 @@ class ElastiCacheReplicationGroups:
         def ask() -> dict[str, str]:
             try:
                 listed = self._call("list_tags_for_resource", ResourceName=arn)["TagList"]
-            except _Busy as e:  # ElastiCache lists the tags of an available group only
+            except Busy as e:  # ElastiCache lists the tags of an available group only
                 raise TransientError(f"{group_id} is not available: its tags cannot be read yet") from e
             return {t["Key"]: t["Value"] for t in listed}
 
@@ -260,7 +215,7 @@ class ElastiCacheReplicationGroups:
                     self.members.expire()
             if replicas[1] < replicas[0]:
                 self._replicas("decrease_replica_count", desired.name, replicas[1])
-        except _Busy:
+        except Busy:
             pass
         return self.observe(desired)
 
@@ -293,7 +248,7 @@ class ElastiCacheReplicationGroups:
             args["FinalSnapshotIdentifier"] = final_snapshot_name(desired.name, observed.owner)
         try:
             group = self._call("delete_replication_group", **args)["ReplicationGroup"]
-        except _Busy:  # creating or modifying: a later pass deletes it
+        except Busy:  # creating or modifying: a later pass deletes it
             return
         except AwsError as e:
             if e.code != _MISSING:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
 from botocore.parsers import ResponseParserError
 
@@ -56,9 +54,6 @@ def classify(error: Exception) -> Exception:
     return error
 
 
-def call(client: Any, method: str, **kwargs: Any) -> Any:
-    """client.method(**kwargs), with any error turned into TransientError or AwsError."""
-    try:
-        return getattr(client, method)(**kwargs)
-    except Exception as e:
-        raise classify(e) from e
+def error_code(error: ClientError) -> str:
+    """The AWS error code of a botocore ClientError, for the handlers that turn one code into behaviour."""
+    return str(error.response.get("Error", {}).get("Code", ""))

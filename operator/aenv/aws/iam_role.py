@@ -23,8 +23,8 @@ from ..api.spec import DeletionPolicy
 from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
-from .component import AwsTarget
-from .errors import AwsError, call, classify
+from .component import AwsTarget, Classified
+from .errors import AwsError
 from .listing import Listing
 
 KIND = "iam.role"
@@ -56,7 +56,7 @@ def permissions(params: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"Version": "2012-10-17", "Statement": statements} if statements else None
 
 
-class IamRoles:
+class IamRoles(Classified):
     def __init__(self, target: AwsTarget, oidc_issuer: str | None = None) -> None:
         self.iam = session.client("iam", target.region, target.endpoint)
         self.sts = session.client("sts", target.region, target.endpoint)
@@ -73,13 +73,7 @@ class IamRoles:
         return out
 
     def _role(self, name: str) -> dict[str, Any] | None:
-        try:
-            return self.roles.get(name)
-        except Exception as e:
-            raise classify(e) from e
-
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        return call(self.iam, method, **kwargs)
+        return self.roles.get(name)
 
     def trust_policy(self, subject: str) -> dict[str, Any]:
         """IRSA: only the given service account's web identity tokens, issued by the cluster, for STS."""
@@ -87,10 +81,7 @@ class IamRoles:
             raise AwsError("OidcIssuerMissing", f"set {OIDC_ISSUER_SETTING} in the operator's environment to the "
                                                 "cluster's OIDC issuer, e.g. oidc.eks.us-east-1.amazonaws.com/id/ABC")
         if self._account is None:
-            try:
-                arn = self.sts.get_caller_identity()["Arn"]
-            except Exception as e:
-                raise classify(e) from e
+            arn = self.sts.get_caller_identity()["Arn"]
             self._account = (arn.split(":")[1], arn.split(":")[4])
         partition, account = self._account
         return {"Version": "2012-10-17", "Statement": [{
@@ -112,9 +103,7 @@ class IamRoles:
             if e.response.get("Error", {}).get("Code") == "NoSuchEntity":  # deleted since the listing
                 self.roles.forget(name)
                 return Observation.absent()
-            raise classify(e) from e
-        except Exception as e:
-            raise classify(e) from e
+            raise
         diff: dict[str, tuple[Any, Any]] = {}
         immutable: tuple[str, ...] = ()
         ours = tags.get(TAG_ENVIRONMENT) == desired.tags.get(TAG_ENVIRONMENT)
@@ -143,9 +132,7 @@ class IamRoles:
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") == "NoSuchEntity":
                 return None
-            raise classify(e) from e
-        except Exception as e:
-            raise classify(e) from e
+            raise
 
     def create(self, desired: Desired) -> Observation:
         trust = self.trust_policy(desired.params["subject"])
@@ -156,16 +143,14 @@ class IamRoles:
                 Tags=[{"Key": k, "Value": v} for k, v in desired.tags.items()])["Role"]
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") != "EntityAlreadyExists":
-                raise classify(e) from e
+                raise
             # Made since the listing, or outside /aenv/ where the listing does not look: observe that one.
-            role = self._call("get_role", RoleName=desired.name)["Role"]
+            role = self.iam.get_role(RoleName=desired.name)["Role"]
             self.roles.put(desired.name, role)
             return self._observe(desired, role)
-        except Exception as e:
-            raise classify(e) from e
         self.roles.put(desired.name, {**role, "AssumeRolePolicyDocument": trust})
         if (document := permissions(desired.params)) is not None:
-            self._call("put_role_policy", RoleName=desired.name, PolicyName=POLICY_NAME,
+            self.iam.put_role_policy(RoleName=desired.name, PolicyName=POLICY_NAME,
                        PolicyDocument=json.dumps(document))
         return self.observe(desired)
 
@@ -174,21 +159,21 @@ class IamRoles:
         role = self._role(name) or {}
         if "trust_policy" in observed.diff:
             trust = observed.diff["trust_policy"][1]
-            self._call("update_assume_role_policy", RoleName=name, PolicyDocument=json.dumps(trust))
+            self.iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
             role = {**role, "AssumeRolePolicyDocument": trust}
         if "description" in observed.diff:
-            self._call("update_role_description", RoleName=name, Description=desired.params["description"])
+            self.iam.update_role_description(RoleName=name, Description=desired.params["description"])
             role = {**role, "Description": desired.params["description"]}
         if "policy" in observed.diff:
             document = permissions(desired.params)
             if document is None:
                 self._delete_inline_policy(name)
             else:
-                self._call("put_role_policy", RoleName=name, PolicyName=POLICY_NAME,
+                self.iam.put_role_policy(RoleName=name, PolicyName=POLICY_NAME,
                            PolicyDocument=json.dumps(document))
         if "tags" in observed.diff:
-            self._call("untag_role", RoleName=name, TagKeys=[TAG_RELEASED])
-            self._call("tag_role", RoleName=name, Tags=[{"Key": k, "Value": v} for k, v in desired.tags.items()])
+            self.iam.untag_role(RoleName=name, TagKeys=[TAG_RELEASED])
+            self.iam.tag_role(RoleName=name, Tags=[{"Key": k, "Value": v} for k, v in desired.tags.items()])
         if role:
             self.roles.put(name, role)
         return self.observe(desired)
@@ -198,17 +183,15 @@ class IamRoles:
             self.iam.delete_role_policy(RoleName=name, PolicyName=POLICY_NAME)
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") != "NoSuchEntity":
-                raise classify(e) from e
-        except Exception as e:
-            raise classify(e) from e
+                raise
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         name = desired.name
         if policy == "Retain":
-            self._call("tag_role", RoleName=name, Tags=[{"Key": TAG_RELEASED, "Value": "true"}])
+            self.iam.tag_role(RoleName=name, Tags=[{"Key": TAG_RELEASED, "Value": "true"}])
             return
         # Snapshot: a role holds no data. IAM refuses to delete a role with policies: the inline one goes first
         # (policies attached by hand make delete_role fail with DeleteConflict, reported to the user).
         self._delete_inline_policy(name)
-        self._call("delete_role", RoleName=name)
+        self.iam.delete_role(RoleName=name)
         self.roles.forget(name)

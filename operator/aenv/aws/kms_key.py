@@ -10,8 +10,8 @@ from ..api.spec import DeletionPolicy
 from ..naming import TAG_COMPONENT, TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
 from ..plan.types import Desired, Observation
 from . import session
-from .component import AwsTarget
-from .errors import call, classify
+from .component import AwsTarget, Classified
+from .errors import error_code
 from .listing import Listing
 from .tagging import tags_by_arn, tags_or_ask
 
@@ -20,15 +20,11 @@ GONE_STATES = {"PendingDeletion", "PendingReplicaDeletion"}
 MINIMUM_DELETION_WINDOW_DAYS = 7
 
 
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def _kms_tags(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"TagKey": k, "TagValue": v} for k, v in tags.items()]
 
 
-class KmsKeys:
+class KmsKeys(Classified):
     """One paginated list_aliases and one tagging-API page set per interval for every environment; per key and
     interval one describe_key (its state: no batch call returns it) and, for an enabled key, one
     get_key_rotation_status (no batch call returns it either)."""
@@ -47,20 +43,15 @@ class KmsKeys:
                     out[alias["AliasName"]] = alias["TargetKeyId"]
         return out
 
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        return call(self.kms, method, **kwargs)
-
     def _key(self, alias: str) -> dict[str, Any] | None:
         """The metadata of the key the alias names, or None when there is none or it is pending deletion."""
         try:
             key_id = self.aliases.get(alias)
             meta: dict[str, Any] | None = self.kms.describe_key(KeyId=key_id)["KeyMetadata"] if key_id else None
         except ClientError as e:
-            if _code(e) == "NotFoundException":
+            if error_code(e) == "NotFoundException":
                 return None
-            raise classify(e) from e
-        except Exception as e:
-            raise classify(e) from e
+            raise
         return None if meta is None or meta["KeyState"] in GONE_STATES else meta
 
     def observe(self, desired: Desired) -> Observation:
@@ -78,7 +69,7 @@ class KmsKeys:
             if state == "Disabled":
                 diff["enabled"] = (False, True)
             elif state == "Enabled":
-                rotation = bool(self._call("get_key_rotation_status", KeyId=key_id)["KeyRotationEnabled"])
+                rotation = bool(self.kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"])
                 if rotation != p["rotation"]:
                     diff["rotation"] = (rotation, p["rotation"])
             if meta.get("Description", "") != p["description"]:
@@ -93,20 +84,17 @@ class KmsKeys:
 
     def _tags(self, arn: str, key_id: str) -> dict[str, str]:
         return tags_or_ask(self.tags, arn, lambda: {
-            t["TagKey"]: t["TagValue"] for t in self._call("list_resource_tags", KeyId=key_id).get("Tags", [])})
+            t["TagKey"]: t["TagValue"] for t in self.kms.list_resource_tags(KeyId=key_id).get("Tags", [])})
 
     def _orphan(self, desired: Desired) -> str | None:
         """A key this environment made whose alias never was (a crash in between): reused, not duplicated."""
         mine = [{"Key": k, "Values": [desired.tags[k]]} for k in (TAG_UID, TAG_COMPONENT)]
-        try:
-            pages = list(self.tagging.get_paginator("get_resources").paginate(
-                ResourceTypeFilters=["kms"], TagFilters=mine))
-        except Exception as e:
-            raise classify(e) from e
+        pages = list(self.tagging.get_paginator("get_resources").paginate(
+            ResourceTypeFilters=["kms"], TagFilters=mine))
         for item in (i for page in pages for i in page.get("ResourceTagMappingList", [])):
             if any(t["Key"] == TAG_RELEASED for t in item.get("Tags", [])):
                 continue
-            meta = self._call("describe_key", KeyId=item["ResourceARN"])["KeyMetadata"]
+            meta = self.kms.describe_key(KeyId=item["ResourceARN"])["KeyMetadata"]
             if meta["KeyState"] not in GONE_STATES:
                 return str(meta["KeyId"])
         return None
@@ -116,42 +104,41 @@ class KmsKeys:
         key_id = self._orphan(desired)
         made = key_id is None
         if key_id is None:
-            meta = self._call("create_key", Description=p["description"], KeySpec=p["key_spec"],
+            meta = self.kms.create_key(Description=p["description"], KeySpec=p["key_spec"],
                               KeyUsage="ENCRYPT_DECRYPT", Tags=_kms_tags(dict(desired.tags)))["KeyMetadata"]
             key_id = meta["KeyId"]
             self.tags.put(meta["Arn"], dict(desired.tags))
         if p["rotation"]:
-            self._call("enable_key_rotation", KeyId=key_id)
+            self.kms.enable_key_rotation(KeyId=key_id)
         try:
             self.kms.create_alias(AliasName=desired.name, TargetKeyId=key_id)
         except ClientError as e:
-            if _code(e) != "AlreadyExistsException":
-                raise classify(e) from e
+            if error_code(e) != "AlreadyExistsException":
+                raise
             self.aliases.expire()
             if self._key(desired.name) is None:  # it names a key pending deletion: point it at this one
-                self._call("update_alias", AliasName=desired.name, TargetKeyId=key_id)
+                self.kms.update_alias(AliasName=desired.name, TargetKeyId=key_id)
             else:  # the alias was made since the listing: keep what it names, do not leave a second key behind
                 if made:
-                    self._call("schedule_key_deletion", KeyId=key_id, PendingWindowInDays=7)
+                    self.kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
                 return self.observe(desired)
-        except Exception as e:
-            raise classify(e) from e
         self.aliases.put(desired.name, key_id)
         return self.observe(desired)
 
     def update(self, desired: Desired, observed: Observation) -> Observation:
         key_id, diff = observed.outputs["id"], observed.diff
         if "enabled" in diff:
-            self._call("enable_key", KeyId=key_id)
+            self.kms.enable_key(KeyId=key_id)
         if "rotation" in diff or "enabled" in diff:  # rotation of a disabled key is not readable: set it anyway
-            self._call("enable_key_rotation" if desired.params["rotation"] else "disable_key_rotation", KeyId=key_id)
+            set_rotation = self.kms.enable_key_rotation if desired.params["rotation"] else self.kms.disable_key_rotation
+            set_rotation(KeyId=key_id)
         if "description" in diff:
-            self._call("update_key_description", KeyId=key_id, Description=desired.params["description"])
+            self.kms.update_key_description(KeyId=key_id, Description=desired.params["description"])
         if "tags" in diff:
             have = diff["tags"][0]
             if TAG_RELEASED in have:
-                self._call("untag_resource", KeyId=key_id, TagKeys=[TAG_RELEASED])
-            self._call("tag_resource", KeyId=key_id, Tags=_kms_tags(dict(desired.tags)))
+                self.kms.untag_resource(KeyId=key_id, TagKeys=[TAG_RELEASED])
+            self.kms.tag_resource(KeyId=key_id, Tags=_kms_tags(dict(desired.tags)))
             self.tags.put(observed.outputs["arn"], retagged(have, desired.tags))
         return self.observe(desired)
 
@@ -163,7 +150,7 @@ class KmsKeys:
         created again with the same name adopts the key."""
         key_id = observed.outputs["id"]
         if policy != "Delete":
-            self._call("tag_resource", KeyId=key_id, Tags=[{"TagKey": TAG_RELEASED, "TagValue": "true"}])
+            self.kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": TAG_RELEASED, "TagValue": "true"}])
             self.tags.forget(observed.outputs["arn"])
             if policy == "Retain":
                 return
@@ -171,15 +158,11 @@ class KmsKeys:
             try:  # the key id: moto fails with the ARN
                 self.kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=MINIMUM_DELETION_WINDOW_DAYS)
             except ClientError as e:
-                if _code(e) != "KMSInvalidStateException":  # already pending deletion
-                    raise classify(e) from e
-            except Exception as e:
-                raise classify(e) from e
+                if error_code(e) != "KMSInvalidStateException":  # already pending deletion
+                    raise
         try:
             self.kms.delete_alias(AliasName=desired.name)
         except ClientError as e:
-            if _code(e) != "NotFoundException":
-                raise classify(e) from e
-        except Exception as e:
-            raise classify(e) from e
+            if error_code(e) != "NotFoundException":
+                raise
         self.aliases.forget(desired.name)

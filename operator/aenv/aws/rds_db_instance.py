@@ -10,16 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from ..api.spec import DeletionPolicy
 from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
 from ..plan.types import Desired, Observation
 from . import session
-from .component import AwsTarget
-from .elasticache_replication_group import TAG_SECRET_VERSION, final_snapshot_name, same_key, version_change
-from .errors import AwsError, classify
+from .component import AwsTarget, Classified
+from .errors import AwsError
 from .listing import Listing
+from .stores import TAG_SECRET_VERSION, Busy, call_unless_busy, final_snapshot_name, same_key, version_change
 
 KIND = "rds.db_instance"
 # Both serve connections as usual. storage-optimization follows every storage change and can last hours;
@@ -31,10 +29,6 @@ _TAKEN = "DBInstanceAlreadyExists"
 _MODIFIABLE = ("DBInstanceClass", "AllocatedStorage", "StorageType", "MultiAZ", "BackupRetentionPeriod",
                "DeletionProtection", "EngineVersion", "PubliclyAccessible", "CopyTagsToSnapshot",
                "VpcSecurityGroupIds")
-
-
-class _Busy(Exception):
-    """The instance is creating or being changed: the step waits for a later pass."""
 
 
 def _tags(instance: Mapping[str, Any]) -> dict[str, str]:
@@ -89,7 +83,7 @@ def _compare(desired: Desired, instance: Mapping[str, Any]) -> tuple[dict[str, t
     return diff, tuple(immutable)
 
 
-class RdsDbInstances:
+class RdsDbInstances(Classified):
     """One paginated DescribeDBInstances per interval for every environment together; it includes the tags."""
 
     def __init__(self, target: AwsTarget) -> None:
@@ -105,20 +99,10 @@ class RdsDbInstances:
         return out
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.rds, method)(**kwargs)
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") in _BUSY:
-                raise _Busy() from e
-            raise classify(e) from e
-        except Exception as e:
-            raise classify(e) from e
+        return call_unless_busy(self.rds, _BUSY, method, **kwargs)
 
     def _get(self, name: str) -> dict[str, Any] | None:
-        try:
-            return self.instances.get(name)
-        except Exception as e:
-            raise classify(e) from e
+        return self.instances.get(name)
 
     def _put(self, instance: Mapping[str, Any], tags: Mapping[str, str]) -> None:
         """Record a write's result with the tags known to be on it (not every response carries them)."""
@@ -186,7 +170,7 @@ class RdsDbInstances:
                 if "password_version" in diff:
                     tags = self._retag(arn, tags, {TAG_SECRET_VERSION: p["password_version"]})
             self._put(instance, tags)
-        except _Busy:
+        except Busy:
             self.instances.expire()
         return self.observe(desired)
 
@@ -226,7 +210,7 @@ class RdsDbInstances:
             else:
                 final = {"SkipFinalSnapshot": True}
             self._call("delete_db_instance", DBInstanceIdentifier=desired.name, **final)
-        except _Busy:  # creating or modifying: a later pass deletes it
+        except Busy:  # creating or modifying: a later pass deletes it
             return
         except AwsError as e:
             if e.code != _MISSING:

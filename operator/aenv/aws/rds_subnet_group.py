@@ -10,8 +10,8 @@ from ..api.spec import DeletionPolicy
 from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
 from ..plan.types import Desired, Observation
 from . import session
-from .component import AwsTarget
-from .errors import TransientError, call, classify
+from .component import AwsTarget, Classified
+from .errors import TransientError, error_code
 from .listing import Listing
 from .tagging import tags_by_arn, tags_or_ask
 from .vpc import Network
@@ -19,15 +19,11 @@ from .vpc import Network
 KIND = "rds.subnet_group"
 
 
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
-class DbSubnetGroups:
+class DbSubnetGroups(Classified):
     """One paginated describe_db_subnet_groups and one tagging-API page set per interval for every
     environment; list_tags_for_resource only for a group the tagging API does not show."""
 
@@ -45,14 +41,8 @@ class DbSubnetGroups:
                     out[group["DBSubnetGroupName"]] = group
         return out
 
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        return call(self.rds, method, **kwargs)
-
     def _group(self, name: str) -> dict[str, Any] | None:
-        try:
-            return self.groups.get(name)
-        except Exception as e:
-            raise classify(e) from e
+        return self.groups.get(name)
 
     def observe(self, desired: Desired) -> Observation:
         placement = self.network.placement(desired)  # checked whether or not the group exists yet
@@ -80,7 +70,7 @@ class DbSubnetGroups:
 
     def _tags(self, arn: str) -> dict[str, str]:
         return tags_or_ask(self.tags, arn, lambda: {
-            t["Key"]: t["Value"] for t in self._call("list_tags_for_resource", ResourceName=arn).get("TagList", [])})
+            t["Key"]: t["Value"] for t in self.rds.list_tags_for_resource(ResourceName=arn).get("TagList", [])})
 
     def create(self, desired: Desired) -> Observation:
         _, subnets = self.network.resolve(desired.params["vpc_id"], desired.params["subnet_ids"], fresh=True)
@@ -89,11 +79,9 @@ class DbSubnetGroups:
                 DBSubnetGroupName=desired.name, DBSubnetGroupDescription=desired.params["description"],
                 SubnetIds=list(subnets), Tags=_tag_list(dict(desired.tags)))["DBSubnetGroup"]
         except ClientError as e:
-            if _code(e) != "DBSubnetGroupAlreadyExists":
-                raise classify(e) from e
+            if error_code(e) != "DBSubnetGroupAlreadyExists":
+                raise
             self.groups.expire()  # made by someone else since the listing: observe what is there
-        except Exception as e:
-            raise classify(e) from e
         else:
             self.groups.put(desired.name, group)
             self.tags.put(group["DBSubnetGroupArn"], dict(desired.tags))
@@ -101,15 +89,15 @@ class DbSubnetGroups:
 
     def update(self, desired: Desired, observed: Observation) -> Observation:
         if "subnet_ids" in observed.diff:
-            group = self._call("modify_db_subnet_group", DBSubnetGroupName=desired.name,
+            group = self.rds.modify_db_subnet_group(DBSubnetGroupName=desired.name,
                                SubnetIds=list(observed.diff["subnet_ids"][1]))["DBSubnetGroup"]
             self.groups.put(desired.name, group)
         if "tags" in observed.diff:
             arn = self._arn(desired.name)
             have = observed.diff["tags"][0]
             if TAG_RELEASED in have:
-                self._call("remove_tags_from_resource", ResourceName=arn, TagKeys=[TAG_RELEASED])
-            self._call("add_tags_to_resource", ResourceName=arn, Tags=_tag_list(dict(desired.tags)))
+                self.rds.remove_tags_from_resource(ResourceName=arn, TagKeys=[TAG_RELEASED])
+            self.rds.add_tags_to_resource(ResourceName=arn, Tags=_tag_list(dict(desired.tags)))
             self.tags.put(arn, retagged(have, desired.tags))
         return self.observe(desired)
 
@@ -121,16 +109,14 @@ class DbSubnetGroups:
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         if policy == "Retain":
             arn = self._arn(desired.name)
-            self._call("add_tags_to_resource", ResourceName=arn, Tags=[{"Key": TAG_RELEASED, "Value": "true"}])
+            self.rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": TAG_RELEASED, "Value": "true"}])
             self.tags.forget(arn)
             return
         try:  # Snapshot: a subnet group holds no data (the database's final snapshot is the instance's)
             self.rds.delete_db_subnet_group(DBSubnetGroupName=desired.name)
         except ClientError as e:
-            if _code(e) == "InvalidDBSubnetGroupStateFault":  # the instance is still being deleted
+            if error_code(e) == "InvalidDBSubnetGroupStateFault":  # the instance is still being deleted
                 raise TransientError(f"{desired.name} is still used by a database instance; retrying") from e
-            if _code(e) != "DBSubnetGroupNotFoundFault":
-                raise classify(e) from e
-        except Exception as e:
-            raise classify(e) from e
+            if error_code(e) != "DBSubnetGroupNotFoundFault":
+                raise
         self.groups.forget(desired.name)

@@ -27,8 +27,7 @@ from ..api.spec import DeletionPolicy
 from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
 from ..plan.types import Desired, Observation, Sensitive
 from . import session
-from .component import AwsTarget
-from .errors import call, classify
+from .component import AwsTarget, Classified
 from .listing import Listing
 
 KIND = "secretsmanager.secret"
@@ -96,7 +95,7 @@ def _current_version(entry: Mapping[str, Any]) -> str | None:
     return next((v for v, stages in entry.get("SecretVersionsToStages", {}).items() if "AWSCURRENT" in stages), None)
 
 
-class SecretsManagerSecrets:
+class SecretsManagerSecrets(Classified):
     """One paginated ListSecrets per interval (names, tags, KMS key, versions, dates of every aenv secret), and
     one GetSecretValue per secret only when its current version changed: values are kept in memory by version."""
 
@@ -115,14 +114,8 @@ class SecretsManagerSecrets:
                 out[entry["Name"]] = entry
         return out
 
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        return call(self.sm, method, **kwargs)
-
     def _entry(self, name: str) -> dict[str, Any] | None:
-        try:
-            return self.secrets.get(name)
-        except Exception as e:
-            raise classify(e) from e
+        return self.secrets.get(name)
 
     def _patch(self, name: str, entry: Mapping[str, Any], **changes: Any) -> None:
         """Record a write in the listing, so the next observe needs no new ListSecrets."""
@@ -168,9 +161,7 @@ class SecretsManagerSecrets:
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                 return None  # no AWSCURRENT value (or deleted since the listing): update() puts one
-            raise classify(e) from e
-        except Exception as e:
-            raise classify(e) from e
+            raise
         current = (got["VersionId"], Sensitive(got.get("SecretString", "")))
         self._values[arn] = current
         return current
@@ -194,11 +185,9 @@ class SecretsManagerSecrets:
                 Description=desired.params["description"], Tags=_tag_list(tags))
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") != "ResourceExistsException":
-                raise classify(e) from e
+                raise
             self.secrets.expire()  # made by someone else since the listing: observe what is there
             return self.observe(desired)
-        except Exception as e:
-            raise classify(e) from e
         self._values[made["ARN"]] = (made["VersionId"], value)
         self.secrets.put(desired.name, {
             "ARN": made["ARN"], "Name": desired.name, "KmsKeyId": desired.params["kms_key_id"],
@@ -214,7 +203,7 @@ class SecretsManagerSecrets:
         if tags.get(TAG_ENVIRONMENT) != desired.tags.get(TAG_ENVIRONMENT):
             return Observation(exists=True, owner=tags.get(TAG_UID), owner_environment=tags.get(TAG_ENVIRONMENT),
                                state="scheduled for deletion")
-        self._call("restore_secret", SecretId=entry["ARN"])
+        self.sm.restore_secret(SecretId=entry["ARN"])
         self._patch(desired.name, {k: v for k, v in entry.items() if k != "DeletedDate"})
         return self.observe(desired)
 
@@ -222,21 +211,21 @@ class SecretsManagerSecrets:
         arn = observed.outputs["arn"]
         entry = self._entry(desired.name) or {"ARN": arn, "Name": desired.name}
         if "kms_key_id" in observed.diff or "description" in observed.diff:
-            self._call("update_secret", SecretId=arn, KmsKeyId=desired.params["kms_key_id"],
+            self.sm.update_secret(SecretId=arn, KmsKeyId=desired.params["kms_key_id"],
                        Description=desired.params["description"])
             entry = {**entry, "KmsKeyId": desired.params["kms_key_id"], "Description": desired.params["description"]}
         tags = _tags(entry)
         if "value" in observed.diff or "rotation" in observed.diff:
             value, now = generate(desired), self.now()
-            version = self._call("put_secret_value", SecretId=arn, SecretString=value)["VersionId"]
+            version = self.sm.put_secret_value(SecretId=arn, SecretString=value)["VersionId"]
             self._values[arn] = (version, value)
             # After the value: a crash in between rotates once more, never leaves an old value marked new.
             tags[TAG_ROTATED_AT] = now.strftime(_TIME_FORMAT)
-            self._call("tag_resource", SecretId=arn, Tags=_tag_list({TAG_ROTATED_AT: tags[TAG_ROTATED_AT]}))
+            self.sm.tag_resource(SecretId=arn, Tags=_tag_list({TAG_ROTATED_AT: tags[TAG_ROTATED_AT]}))
             entry = {**entry, "SecretVersionsToStages": {version: ["AWSCURRENT"]}, "LastChangedDate": now}
         if "tags" in observed.diff:
-            self._call("untag_resource", SecretId=arn, TagKeys=[TAG_RELEASED])
-            self._call("tag_resource", SecretId=arn, Tags=_tag_list(desired.tags))
+            self.sm.untag_resource(SecretId=arn, TagKeys=[TAG_RELEASED])
+            self.sm.tag_resource(SecretId=arn, Tags=_tag_list(desired.tags))
             tags = retagged(tags, desired.tags)
         self._patch(desired.name, entry, Tags=_tag_list(tags))
         return self.observe(desired)
@@ -245,13 +234,13 @@ class SecretsManagerSecrets:
         arn = observed.outputs["arn"]
         entry = self._entry(desired.name) or {"ARN": arn, "Name": desired.name}
         if policy == "Retain":
-            self._call("tag_resource", SecretId=arn, Tags=_tag_list({TAG_RELEASED: "true"}))
+            self.sm.tag_resource(SecretId=arn, Tags=_tag_list({TAG_RELEASED: "true"}))
             self._patch(desired.name, entry, Tags=_tag_list({**_tags(entry), TAG_RELEASED: "true"}))
             return
         self._values.pop(arn, None)
         if policy == "Snapshot":  # recoverable for the window: Secrets Manager's own "final snapshot"
-            self._call("delete_secret", SecretId=arn, RecoveryWindowInDays=RECOVERY_WINDOW_DAYS)
+            self.sm.delete_secret(SecretId=arn, RecoveryWindowInDays=RECOVERY_WINDOW_DAYS)
             self._patch(desired.name, entry, DeletedDate=self.now() + timedelta(days=RECOVERY_WINDOW_DAYS))
         else:
-            self._call("delete_secret", SecretId=arn, ForceDeleteWithoutRecovery=True)
+            self.sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
             self.secrets.forget(desired.name)

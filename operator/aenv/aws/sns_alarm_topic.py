@@ -15,8 +15,7 @@ from ..api.spec import DeletionPolicy
 from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
 from ..plan.types import Desired, Observation
 from . import session
-from .component import AwsTarget
-from .errors import call, classify
+from .component import AwsTarget, Classified
 from .listing import Listing
 from .tagging import tags_by_arn, tags_or_ask
 
@@ -24,7 +23,7 @@ KIND = "sns.alarm_topic"
 PENDING = "PendingConfirmation"
 
 
-class SnsAlarmTopics:
+class SnsAlarmTopics(Classified):
     """Three batch listings per interval for all environments: ListTopics, ListSubscriptions and the tags of every
     aenv topic; no per-topic call at idle."""
 
@@ -52,14 +51,8 @@ class SnsAlarmTopics:
                     out.setdefault(sub["TopicArn"], []).append((sub["Endpoint"], sub["SubscriptionArn"]))
         return out
 
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        return call(self.sns, method, **kwargs)
-
     def _get(self, listing: Listing[Any], name: str) -> Any:
-        try:
-            return listing.get(name)
-        except Exception as e:
-            raise classify(e) from e
+        return listing.get(name)
 
     def observe(self, desired: Desired) -> Observation:
         arn = self._get(self.topics, desired.name)
@@ -82,7 +75,7 @@ class SnsAlarmTopics:
 
     def _tags(self, arn: str) -> dict[str, str]:
         return tags_or_ask(self.tags, arn, lambda: {
-            t["Key"]: t["Value"] for t in self._call("list_tags_for_resource", ResourceArn=arn).get("Tags", [])})
+            t["Key"]: t["Value"] for t in self.sns.list_tags_for_resource(ResourceArn=arn).get("Tags", [])})
 
     def create(self, desired: Desired) -> Observation:
         try:
@@ -91,14 +84,12 @@ class SnsAlarmTopics:
                                                                 for k, v in desired.tags.items()])["TopicArn"]
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") != "InvalidParameter":
-                raise classify(e) from e
+                raise
             self.topics.expire()  # the name is taken by a topic with other tags: observe what is there
             observed = self.observe(desired)
             if not observed.exists:
-                raise classify(e) from e
+                raise
             return observed
-        except Exception as e:
-            raise classify(e) from e
         self.topics.put(desired.name, arn)
         observed = self.observe(desired)
         if observed.owner == desired.tags.get(TAG_UID) and not observed.up_to_date:
@@ -111,23 +102,23 @@ class SnsAlarmTopics:
             subs = self._get(self.subscriptions, arn) or []
             want = set(desired.params["emails"])
             for email in sorted(want - {email for email, _ in subs}):
-                self._call("subscribe", TopicArn=arn, Protocol="email", Endpoint=email)
+                self.sns.subscribe(TopicArn=arn, Protocol="email", Endpoint=email)
             for email, sub in subs:
                 if email not in want and sub != PENDING:
-                    self._call("unsubscribe", SubscriptionArn=sub)
+                    self.sns.unsubscribe(SubscriptionArn=sub)
             self.subscriptions.expire()
         if "tags" in observed.diff:
-            self._call("untag_resource", ResourceArn=arn, TagKeys=[TAG_RELEASED])
-            self._call("tag_resource", ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in desired.tags.items()])
+            self.sns.untag_resource(ResourceArn=arn, TagKeys=[TAG_RELEASED])
+            self.sns.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in desired.tags.items()])
             self.tags.put(arn, retagged(observed.diff["tags"][0], desired.tags))
         return self.observe(desired)
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         arn = observed.outputs["arn"]
         if policy == "Retain":
-            self._call("tag_resource", ResourceArn=arn, Tags=[{"Key": TAG_RELEASED, "Value": "true"}])
+            self.sns.tag_resource(ResourceArn=arn, Tags=[{"Key": TAG_RELEASED, "Value": "true"}])
             self.tags.forget(arn)
         else:  # Snapshot: a topic holds no data at rest; deleting it deletes its subscriptions
-            self._call("delete_topic", TopicArn=arn)
+            self.sns.delete_topic(TopicArn=arn)
             self.topics.forget(desired.name)
             self.tags.forget(arn)

@@ -16,8 +16,7 @@ from ..naming import TAG_ENVIRONMENT, TAG_UID
 from ..plan.topics import subscription_name
 from ..plan.types import Desired, Observation
 from . import session
-from .component import AwsTarget
-from .errors import call, classify
+from .component import AwsTarget, Classified
 from .listing import Listing
 from .sns_topic import topic_tags
 from .tagging import tags_by_arn
@@ -35,7 +34,7 @@ def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
-class SnsSubscriptions:
+class SnsSubscriptions(Classified):
     """One paginated ListSubscriptions per interval for every environment, keyed by the (topic, queue) pair;
     one GetSubscriptionAttributes per subscription and interval (RawMessageDelivery is not in the listing)."""
 
@@ -54,9 +53,6 @@ class SnsSubscriptions:
                     out[subscription_name(name, endpoint.rsplit(":", 1)[-1])] = s
         return out
 
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        return call(self.sns, method, **kwargs)
-
     def observe(self, desired: Desired) -> Observation:
         try:
             found = self.subscriptions.get(desired.name)
@@ -69,9 +65,7 @@ class SnsSubscriptions:
             if e.response.get("Error", {}).get("Code") == "NotFound":  # unsubscribed since the listing
                 self.subscriptions.forget(desired.name)
                 return Observation.absent()
-            raise classify(e) from e
-        except Exception as e:
-            raise classify(e) from e
+            raise
         tags = topic_tags(self.sns, self.tags, found["TopicArn"])
         diff: dict[str, tuple[Any, Any]] = {}
         if desired.params:
@@ -96,10 +90,8 @@ class SnsSubscriptions:
             # InvalidParameter "... already exists ...": observe it, and update() sets the attributes.
             error = e.response.get("Error", {})
             if error.get("Code") != "InvalidParameter" or "already exists" not in error.get("Message", ""):
-                raise classify(e) from e
+                raise
             self.subscriptions.expire()
-        except Exception as e:
-            raise classify(e) from e
         else:
             self.subscriptions.put(desired.name, {"SubscriptionArn": arn, "TopicArn": p["topic_arn"],
                                                   "Endpoint": p["endpoint"], "Protocol": "sqs"})
@@ -107,12 +99,12 @@ class SnsSubscriptions:
 
     def update(self, desired: Desired, observed: Observation) -> Observation:
         if "raw_message_delivery" in observed.diff:
-            self._call("set_subscription_attributes", SubscriptionArn=observed.outputs["arn"],
+            self.sns.set_subscription_attributes(SubscriptionArn=observed.outputs["arn"],
                        AttributeName="RawMessageDelivery", AttributeValue=observed.diff["raw_message_delivery"][1])
         return self.observe(desired)
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         if policy == "Retain":
             return  # a subscription cannot be tagged: it stays, and so does its topic, tagged released
-        self._call("unsubscribe", SubscriptionArn=observed.outputs["arn"])
+        self.sns.unsubscribe(SubscriptionArn=observed.outputs["arn"])
         self.subscriptions.forget(desired.name)

@@ -10,8 +10,7 @@ from ..api.spec import DeletionPolicy
 from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
 from ..plan.types import Desired, Observation
 from . import session
-from .component import AwsTarget
-from .errors import call, classify
+from .component import AwsTarget, Classified
 from .listing import Listing
 from .tagging import tags_by_arn, tags_or_ask
 
@@ -22,10 +21,10 @@ FIFO = ".fifo"
 def topic_tags(sns: Any, tags: Listing[dict[str, str]], arn: str) -> dict[str, str]:
     """A topic's tags from the batch listing, or from the topic itself when the listing lacks it."""
     return tags_or_ask(tags, arn, lambda: {
-        t["Key"]: t["Value"] for t in call(sns, "list_tags_for_resource", ResourceArn=arn).get("Tags", [])})
+        t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=arn).get("Tags", [])})
 
 
-class SnsTopics:
+class SnsTopics(Classified):
     """One paginated ListTopics and one tagging-API call per interval for every environment; one
     GetTopicAttributes per topic and interval, the only read of KmsMasterKeyId (drift of the key)."""
 
@@ -42,9 +41,6 @@ class SnsTopics:
                 if name.startswith("aenv-"):
                     out[name] = topic["TopicArn"]
         return out
-
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        return call(self.sns, method, **kwargs)
 
     def observe(self, desired: Desired) -> Observation:
         name = desired.name
@@ -64,9 +60,7 @@ class SnsTopics:
             if e.response.get("Error", {}).get("Code") == "NotFound":  # deleted since the listing
                 self.arns.forget(name)
                 return Observation.absent()
-            raise classify(e) from e
-        except Exception as e:
-            raise classify(e) from e
+            raise
         tags = topic_tags(self.sns, self.tags, arn)
         diff: dict[str, tuple[Any, Any]] = {}
         if desired.params and not immutable:
@@ -92,10 +86,8 @@ class SnsTopics:
             # InvalidParameter "... already exists ...": someone made it since the listing, so observe what is there.
             error = e.response.get("Error", {})
             if error.get("Code") != "InvalidParameter" or "already exists" not in error.get("Message", ""):
-                raise classify(e) from e
+                raise
             self.arns.expire()
-        except Exception as e:
-            raise classify(e) from e
         else:
             self.arns.put(desired.name, arn)
         return self.observe(desired)
@@ -103,19 +95,19 @@ class SnsTopics:
     def update(self, desired: Desired, observed: Observation) -> Observation:
         arn = observed.outputs["arn"]
         if "kms_key_id" in observed.diff:
-            self._call("set_topic_attributes", TopicArn=arn, AttributeName="KmsMasterKeyId",
+            self.sns.set_topic_attributes(TopicArn=arn, AttributeName="KmsMasterKeyId",
                        AttributeValue=desired.params["kms_key_id"])
         if "tags" in observed.diff:
-            self._call("untag_resource", ResourceArn=arn, TagKeys=[TAG_RELEASED])
-            self._call("tag_resource", ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in desired.tags.items()])
+            self.sns.untag_resource(ResourceArn=arn, TagKeys=[TAG_RELEASED])
+            self.sns.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in desired.tags.items()])
             self.tags.put(arn, retagged(observed.diff["tags"][0], desired.tags))
         return self.observe(desired)
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         arn = observed.outputs["arn"]
         if policy == "Retain":
-            self._call("tag_resource", ResourceArn=arn, Tags=[{"Key": TAG_RELEASED, "Value": "true"}])
+            self.sns.tag_resource(ResourceArn=arn, Tags=[{"Key": TAG_RELEASED, "Value": "true"}])
             self.tags.forget(arn)
         else:  # Snapshot: a topic keeps no data at rest, nothing to snapshot. Its subscriptions go with it.
-            self._call("delete_topic", TopicArn=arn)
+            self.sns.delete_topic(TopicArn=arn)
             self.arns.forget(desired.name)

@@ -11,8 +11,7 @@ from ..api.spec import DeletionPolicy
 from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
 from ..plan.types import Desired, Observation
 from . import session
-from .component import AwsTarget
-from .errors import call, classify
+from .component import AwsTarget, Classified
 from .listing import Listing
 from .tagging import tags_by_arn, tags_or_ask
 
@@ -46,7 +45,7 @@ def _same(key: str, observed: str | None, desired: str) -> bool:
     return observed == desired
 
 
-class SqsQueues:
+class SqsQueues(Classified):
     """SQS has no batch read of attributes: existence and tags come from two batch listings per interval,
     attributes from one GetQueueAttributes per queue and interval."""
 
@@ -62,9 +61,6 @@ class SqsQueues:
                 out[url.rsplit("/", 1)[-1]] = url
         return out
 
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        return call(self.sqs, method, **kwargs)
-
     def observe(self, desired: Desired) -> Observation:
         try:
             url = self.urls.get(desired.name)
@@ -75,9 +71,7 @@ class SqsQueues:
             if e.response.get("Error", {}).get("Code") in _MISSING:  # deleted since the listing
                 self.urls.forget(desired.name)
                 return Observation.absent()
-            raise classify(e) from e
-        except Exception as e:
-            raise classify(e) from e
+            raise
         tags = self._tags(url, attrs["QueueArn"])
         diff: dict[str, tuple[Any, Any]] = {}
         immutable: tuple[str, ...] = ()
@@ -96,7 +90,7 @@ class SqsQueues:
         )
 
     def _tags(self, url: str, arn: str) -> dict[str, str]:
-        return tags_or_ask(self.tags, arn, lambda: dict(self._call("list_queue_tags", QueueUrl=url).get("Tags", {})))
+        return tags_or_ask(self.tags, arn, lambda: dict(self.sqs.list_queue_tags(QueueUrl=url).get("Tags", {})))
 
     def create(self, desired: Desired) -> Observation:
         attrs = _attributes(desired)
@@ -106,7 +100,7 @@ class SqsQueues:
             url = self.sqs.create_queue(QueueName=desired.name, Attributes=attrs, tags=dict(desired.tags))["QueueUrl"]
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") not in _TAKEN:
-                raise classify(e) from e
+                raise
             self.urls.expire()  # made by someone else since the listing: observe what is there
         else:
             self.urls.put(desired.name, url)
@@ -117,18 +111,18 @@ class SqsQueues:
         want = _attributes(desired)
         changed = {k: want.get(k, "") for k in observed.diff if k != "tags"}
         if changed:
-            self._call("set_queue_attributes", QueueUrl=url, Attributes=changed)
+            self.sqs.set_queue_attributes(QueueUrl=url, Attributes=changed)
         if "tags" in observed.diff:
-            self._call("untag_queue", QueueUrl=url, TagKeys=[TAG_RELEASED])
-            self._call("tag_queue", QueueUrl=url, Tags=dict(desired.tags))
+            self.sqs.untag_queue(QueueUrl=url, TagKeys=[TAG_RELEASED])
+            self.sqs.tag_queue(QueueUrl=url, Tags=dict(desired.tags))
             self.tags.put(observed.outputs["arn"], retagged(observed.diff["tags"][0], desired.tags))
         return self.observe(desired)
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         url = observed.outputs["url"]
         if policy == "Retain":
-            self._call("tag_queue", QueueUrl=url, Tags={TAG_RELEASED: "true"})
+            self.sqs.tag_queue(QueueUrl=url, Tags={TAG_RELEASED: "true"})
             self.tags.forget(observed.outputs["arn"])
         else:  # Snapshot: a queue holds messages in flight, not data at rest; nothing to snapshot
-            self._call("delete_queue", QueueUrl=url)
+            self.sqs.delete_queue(QueueUrl=url)
             self.urls.expire()  # AWS may list a deleted queue for up to 60 s: confirm by listing again

@@ -16,8 +16,7 @@ from ..api.spec import DeletionPolicy
 from ..naming import TAG_ENVIRONMENT, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
-from .component import AwsTarget
-from .errors import call, classify
+from .component import AwsTarget, Classified
 from .tagging import tags_by_arn
 
 KIND = "sqs.queue_policy"
@@ -51,16 +50,13 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-class SqsQueuePolicies:
+class SqsQueuePolicies(Classified):
     """One GetQueueAttributes per policy and interval; the queue's tags from one tagging-API call per interval.
     The queue URL comes from the desired params (a Ref to the queue), and from GetQueueUrl only when deleting."""
 
     def __init__(self, target: AwsTarget) -> None:
         self.sqs = session.client("sqs", target.region, target.endpoint)
         self.tags = tags_by_arn(session.client("resourcegroupstaggingapi", target.region, target.endpoint), "sqs")
-
-    def _call(self, method: str, **kwargs: Any) -> Any:
-        return call(self.sqs, method, **kwargs)
 
     def observe(self, desired: Desired) -> Observation:
         try:
@@ -69,9 +65,7 @@ class SqsQueuePolicies:
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") in _MISSING:
                 return Observation.absent()
-            raise classify(e) from e
-        except Exception as e:
-            raise classify(e) from e
+            raise
         if not attrs.get("Policy"):
             return Observation.absent()
         tags = self._tags(url, attrs["QueueArn"])
@@ -96,13 +90,13 @@ class SqsQueuePolicies:
         except Exception:  # noqa: BLE001 - the tagging API is optional (some endpoints lack it): ask the queue
             tags = None
         if tags is None:
-            tags = self._call("list_queue_tags", QueueUrl=url).get("Tags", {})
+            tags = self.sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
             self.tags.put(arn, tags)
         return tags
 
     def _put(self, desired: Desired) -> Observation:
         policy = document(desired.params["queue_arn"], self._sources(desired))
-        self._call("set_queue_attributes", QueueUrl=desired.params["queue_url"],
+        self.sqs.set_queue_attributes(QueueUrl=desired.params["queue_url"],
                    Attributes={"Policy": json.dumps(policy, separators=(",", ":"))})
         return self.observe(desired)
 
@@ -115,4 +109,4 @@ class SqsQueuePolicies:
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         if policy == "Retain":
             return  # a policy cannot be tagged: it stays with its queue, which the queue's client tags released
-        self._call("set_queue_attributes", QueueUrl=observed.outputs["queue_url"], Attributes={"Policy": ""})
+        self.sqs.set_queue_attributes(QueueUrl=observed.outputs["queue_url"], Attributes={"Policy": ""})

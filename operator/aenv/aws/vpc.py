@@ -10,7 +10,7 @@ from typing import Any
 from ..plan.types import Desired
 from . import session
 from .component import AwsTarget
-from .errors import AwsError, classify
+from .errors import AwsError
 from .listing import Listing
 
 VPC_FIELD = "spec.aws.vpcId"
@@ -73,10 +73,7 @@ class Network:
         return {"": Topology(default, subnets, frozenset(v["VpcId"] for v in vpcs))}
 
     def _topology(self) -> Topology:
-        try:
-            topology = self.topology.get("")
-        except Exception as e:
-            raise classify(e) from e
+        topology = self.topology.get("")
         assert topology is not None
         return topology
 
