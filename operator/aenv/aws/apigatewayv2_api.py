@@ -19,6 +19,7 @@ from . import session
 from .component import AwsTarget, Classified
 from .errors import error_code
 from .listing import Listing
+from .tagging import tags_drifted
 
 KIND = "apigatewayv2.api"
 MANAGED = "managed by aenv"  # the Description that marks aenv's integration among any made by hand
@@ -116,7 +117,7 @@ class WebSocketApis(Classified):
         expression = found.get("RouteSelectionExpression")
         if expression != p["route_selection_expression"]:
             diff["route_selection_expression"] = (expression, p["route_selection_expression"])
-        if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+        if tags_drifted(tags, desired.tags):
             diff["tags"] = (tags, dict(desired.tags))
         if _stale(integration, p["integration_uri"]):
             diff["integration"] = (integration.get("IntegrationUri") if integration else None, p["integration_uri"])

@@ -19,6 +19,7 @@ from .apigatewayv2_api import arn, not_found
 from .component import AwsTarget, Classified
 from .errors import error_code
 from .listing import Listing
+from .tagging import tags_drifted
 
 KIND = "apigatewayv2.domain_name"
 ENDPOINT_TYPE = "REGIONAL"
@@ -82,7 +83,7 @@ class ApiDomainNames(Classified):
             got = (mapping["ApiId"], mapping["Stage"]) if mapping else None
             if got != (p["api_id"], p["stage"]):
                 diff["mapping"] = (got, (p["api_id"], p["stage"]))
-            if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+            if tags_drifted(tags, desired.tags):
                 diff["tags"] = (tags, dict(desired.tags))
         return Observation(
             exists=True, ready=status == "AVAILABLE", up_to_date=not diff, diff=diff, immutable=immutable,

@@ -18,6 +18,7 @@ from .apigatewayv2_api import arn, list_apis, not_found, pick, websocket_url
 from .component import AwsTarget, Classified
 from .errors import error_code
 from .listing import Listing
+from .tagging import tags_drifted
 
 KIND = "apigatewayv2.stage"
 THROTTLING = {"throttling_rate_limit": "ThrottlingRateLimit", "throttling_burst_limit": "ThrottlingBurstLimit"}
@@ -66,7 +67,7 @@ class WebSocketStages(Classified):
             for param, field in THROTTLING.items():
                 if route.get(field) is None or float(route[field]) != float(desired.params[param]):
                     diff[param] = (route.get(field), desired.params[param])
-            if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+            if tags_drifted(tags, desired.tags):
                 diff["tags"] = (tags, dict(desired.tags))
         return Observation(
             exists=True, ready=True, up_to_date=not diff, diff=diff,

@@ -17,7 +17,7 @@ from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget, Classified
 from .listing import Listing
-from .tagging import tags_by_arn, tags_or_ask
+from .tagging import tags_by_arn, tags_drifted, tags_or_ask
 
 KIND = "cloudwatch.alarm"
 
@@ -106,7 +106,7 @@ class CloudWatchAlarms(Classified):
                 got = _seen(alarm.get(key), want)
                 if _normal(key, got) != _normal(key, want):
                     diff[key] = (alarm.get(key), want)
-            if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+            if tags_drifted(tags, desired.tags):
                 diff["tags"] = (tags, dict(desired.tags))
         return Observation(
             exists=True, ready=True, up_to_date=not diff, diff=diff, outputs={"arn": arn, "name": desired.name},

@@ -15,6 +15,7 @@ from . import session
 from .component import AwsTarget, Classified
 from .errors import TransientError
 from .listing import Listing
+from .tagging import tags_drifted
 from .vpc import Network
 
 KIND = "ec2.security_group"
@@ -103,7 +104,7 @@ class SecurityGroups(Classified):
             # Egress is left as AWS makes it (allow all) unless the group is to send nothing.
             if desired.params["revoke_egress"] and group.get("IpPermissionsEgress"):
                 diff["egress"] = (rules(group["IpPermissionsEgress"]), frozenset())
-            if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+            if tags_drifted(tags, desired.tags):
                 diff["tags"] = (tags, dict(desired.tags))
         return Observation(
             exists=True, ready=True, up_to_date=not diff, diff=diff, immutable=immutable,

@@ -18,7 +18,7 @@ from .component import AwsTarget, Classified
 from .errors import AwsError, TransientError
 from .listing import Listing
 from .stores import TAG_SECRET_VERSION, Busy, call_unless_busy, final_snapshot_name, same_key, version_change
-from .tagging import tags_by_arn, tags_or_ask
+from .tagging import tags_by_arn, tags_drifted, tags_or_ask
 
 KIND = "elasticache.replication_group"
 # "snapshotting" is the daily automatic backup: the group serves traffic throughout.
@@ -89,7 +89,7 @@ def _compare(desired: Desired, group: Mapping[str, Any], member: Mapping[str, An
     if p.get("auth_token") and (not group.get("AuthTokenEnabled")
                                 or tags.get(TAG_SECRET_VERSION) != p["auth_token_version"]):
         diff["auth_token_version"] = (tags.get(TAG_SECRET_VERSION), p["auth_token_version"])  # versions, not tokens
-    if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+    if tags_drifted(tags, desired.tags):
         diff["tags"] = (dict(tags), dict(desired.tags))
     return diff, tuple(immutable)
 

@@ -26,6 +26,7 @@ from . import session
 from .component import AwsTarget, Classified
 from .errors import AwsError
 from .listing import Listing
+from .tagging import tags_drifted
 
 KIND = "iam.role"
 PATH = "/aenv/"
@@ -116,7 +117,7 @@ class IamRoles(Classified):
                 diff["policy"] = (inline, want)
             if role.get("Description", "") != desired.params["description"]:
                 diff["description"] = (role.get("Description"), desired.params["description"])
-            if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+            if tags_drifted(tags, desired.tags):
                 diff["tags"] = (tags, dict(desired.tags))
             if role.get("Path") != PATH:
                 immutable = ("path",)

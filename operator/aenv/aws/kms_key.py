@@ -13,7 +13,7 @@ from . import session
 from .component import AwsTarget, Classified
 from .errors import error_code
 from .listing import Listing
-from .tagging import tags_by_arn, tags_or_ask
+from .tagging import tags_by_arn, tags_drifted, tags_or_ask
 
 KIND = "kms.key"
 GONE_STATES = {"PendingDeletion", "PendingReplicaDeletion"}
@@ -74,7 +74,7 @@ class KmsKeys(Classified):
                     diff["rotation"] = (rotation, p["rotation"])
             if meta.get("Description", "") != p["description"]:
                 diff["description"] = (meta.get("Description", ""), p["description"])
-            if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+            if tags_drifted(tags, desired.tags):
                 diff["tags"] = (tags, dict(desired.tags))
         return Observation(
             exists=True, ready=state == "Enabled", up_to_date=not diff, diff=diff, immutable=immutable,

@@ -18,6 +18,7 @@ from .component import AwsTarget, Classified
 from .errors import AwsError
 from .listing import Listing
 from .stores import TAG_SECRET_VERSION, Busy, call_unless_busy, final_snapshot_name, same_key, version_change
+from .tagging import tags_drifted
 
 KIND = "rds.db_instance"
 # Both serve connections as usual. storage-optimization follows every storage change and can last hours;
@@ -78,7 +79,7 @@ def _compare(desired: Desired, instance: Mapping[str, Any]) -> tuple[dict[str, t
     tags = _tags(instance)
     if tags.get(TAG_SECRET_VERSION) != p["password_version"]:
         diff["password_version"] = (tags.get(TAG_SECRET_VERSION), p["password_version"])  # versions, not passwords
-    if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+    if tags_drifted(tags, desired.tags):
         diff["tags"] = (tags, dict(desired.tags))
     return diff, tuple(immutable)
 

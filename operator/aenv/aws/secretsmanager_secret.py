@@ -29,6 +29,7 @@ from ..plan.types import Desired, Observation, Sensitive
 from . import session
 from .component import AwsTarget, Classified
 from .listing import Listing
+from .tagging import tags_drifted
 
 KIND = "secretsmanager.secret"
 TAG_ROTATED_AT = "aenv.dev/rotated-at"
@@ -142,7 +143,7 @@ class SecretsManagerSecrets(Classified):
             diff["kms_key_id"] = (entry.get("KmsKeyId"), desired.params["kms_key_id"])
         if entry.get("Description", "") != desired.params["description"]:
             diff["description"] = (entry.get("Description"), desired.params["description"])
-        if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+        if tags_drifted(tags, desired.tags):
             diff["tags"] = (tags, dict(desired.tags))
         return Observation(
             exists=True, ready=outputs is not None, up_to_date=not diff, diff=diff, outputs=outputs or {"arn": arn},

@@ -17,7 +17,7 @@ from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget, Classified
 from .listing import Listing
-from .tagging import tags_by_arn, tags_or_ask
+from .tagging import tags_by_arn, tags_drifted, tags_or_ask
 
 KIND = "sns.alarm_topic"
 PENDING = "PendingConfirmation"
@@ -66,7 +66,7 @@ class SnsAlarmTopics(Classified):
             removable = {email for email, sub in subs if email not in want and sub != PENDING}
             if want - have or removable:
                 diff["subscriptions"] = (sorted(have), sorted(want))
-            if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+            if tags_drifted(tags, desired.tags):
                 diff["tags"] = (tags, dict(desired.tags))
         return Observation(
             exists=True, ready=True, up_to_date=not diff, diff=diff, outputs={"arn": arn}, state="available",

@@ -12,7 +12,7 @@ from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget, Classified
 from .listing import Listing
-from .tagging import tags_by_arn, tags_or_ask
+from .tagging import tags_by_arn, tags_drifted, tags_or_ask
 
 KIND = "sns.topic"
 FIFO = ".fifo"
@@ -67,7 +67,7 @@ class SnsTopics(Classified):
             want = desired.params["kms_key_id"]
             if attrs.get("KmsMasterKeyId", "") != want:
                 diff["kms_key_id"] = (attrs.get("KmsMasterKeyId") or None, want)
-            if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+            if tags_drifted(tags, desired.tags):
                 diff["tags"] = (tags, dict(desired.tags))
         return Observation(
             exists=True, ready=True, up_to_date=not diff, diff=diff, immutable=immutable, outputs={"arn": arn},

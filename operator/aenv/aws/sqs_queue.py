@@ -13,7 +13,7 @@ from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget, Classified
 from .listing import Listing
-from .tagging import tags_by_arn, tags_or_ask
+from .tagging import tags_by_arn, tags_drifted, tags_or_ask
 
 KIND = "sqs.queue"
 _MISSING = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
@@ -79,7 +79,7 @@ class SqsQueues(Classified):
             diff = {k: (attrs.get(k), v) for k, v in _attributes(desired).items() if not _same(k, attrs.get(k), v)}
             if "RedrivePolicy" in attrs and not desired.params.get("dead_letter_arn"):
                 diff["RedrivePolicy"] = (attrs["RedrivePolicy"], None)
-            if any(tags.get(k) != v for k, v in desired.tags.items()) or TAG_RELEASED in tags:
+            if tags_drifted(tags, desired.tags):
                 diff["tags"] = (tags, dict(desired.tags))
             if (attrs.get("FifoQueue") == "true") != bool(desired.params.get("fifo")):
                 immutable = ("fifo",)

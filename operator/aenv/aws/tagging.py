@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..naming import TAG_ENVIRONMENT
+from ..naming import TAG_ENVIRONMENT, TAG_RELEASED
 from .listing import Listing
 
 
@@ -34,3 +34,13 @@ def tags_or_ask(listing: Listing[dict[str, str]], arn: str, ask: Callable[[], di
         tags = ask()
         listing.put(arn, tags)
     return tags
+
+
+def tags_drifted(tags: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    """Whether a resource's tags need aenv to retag it: a wanted tag missing or different, or the released mark."""
+    return any(tags.get(k) != v for k, v in wanted.items()) or TAG_RELEASED in tags
+
+
+def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    """Tags in the Key/Value list form most services take."""
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
