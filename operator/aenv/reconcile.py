@@ -19,7 +19,8 @@ from .api.spec import DeletionPolicy
 from .api.status import ManagedResource, QueueStatus
 from .aws.component import AwsTarget, Registry
 from .aws.errors import AwsError, TransientError
-from .kube import apply, connection_secret, owned, workloads
+from .kube import apply, connection_secret, workloads
+from .memory import EnvironmentMemory
 from .naming import EnvironmentRef
 from .plan import conditions as cond
 from .plan import connection
@@ -41,7 +42,8 @@ class Outcome:
     status: dict[str, Any]  # the whole new status, wire form
     changed: bool  # whether it differs from the status the resource holds
     transitions: list[cond.Transition]
-    retry_after: float | None = None  # work is left that should not wait for the resync timer
+    retry_after: float | None = None  # AWS work is left that should not wait for the resync timer
+    requeue_at: datetime | None = None  # a pass without AWS is due then (a rollout's next step)
     done: bool = True  # deletion: every resource is gone or retained
 
 
@@ -138,10 +140,10 @@ def replace_status(status: EnvironmentStatus, **changes: Any) -> EnvironmentStat
     return status.model_copy(update=changes)
 
 
-def _failed(env: Environment, error: Exception, now: str, deleting: bool) -> Outcome:
+def _failed(env: Environment, error: Exception, now: str, memory: EnvironmentMemory, deleting: bool) -> Outcome:
     """A failure aenv did not foresee (a refusal from the API server, a bug): Ready=False with reason
     ReconcileError and a Warning Event, the other conditions as the last pass left them, and a retry."""
-    message = describe_failure(error, _secret_values(_outputs.get(env.ref.uid, {})))
+    message = describe_failure(error, _secret_values(memory.outputs or {}))
     log.error("%s: the pass failed: %s\n%s", env.ref.key, message, "".join(traceback.format_tb(error.__traceback__)))
     results = cond.results_from(env.status.conditions, cond.components_of(env.status.conditions))
     results.append(cond.ComponentResult("reconcile", "failed", "ReconcileError", message, has_condition=False))
@@ -175,46 +177,44 @@ def _invalid(env: Environment, error: ValidationError, now: str) -> Outcome:
     return _finish(env, env.status, [result], now, retry=False)
 
 
-# uid -> the outputs of the last AWS pass: a rollout step needs them (the workloads' role) without observing
-# AWS again. Lost on restart; the resume handler's full pass fills it before any rollout step uses it.
-_outputs: dict[str, Mapping[str, Mapping[str, Any]]] = {}
-
-
-def reconcile(env: Environment, now: str, aws_pass: bool = True) -> Outcome:
+def reconcile(env: Environment, now: str, memory: EnvironmentMemory, aws_pass: bool = True) -> Outcome:
     """One pass. Without `aws_pass` (a rollout step) AWS is not observed: its components keep their
     conditions and the outputs of the last pass serve the workloads."""
     try:
-        return _reconcile(env, now, aws_pass)
+        return _reconcile(env, now, memory, aws_pass)
     except Exception as e:  # noqa: BLE001 - whatever fails, the status says so within this pass
-        return _failed(env, e, now, deleting=False)
+        return _failed(env, e, now, memory, deleting=False)
 
 
-def _reconcile(env: Environment, now: str, aws_pass: bool) -> Outcome:
+def _reconcile(env: Environment, now: str, memory: EnvironmentMemory, aws_pass: bool) -> Outcome:
     try:
         spec = env.spec()
     except ValidationError as e:
         return _invalid(env, e, now)
     outputs: Mapping[str, Mapping[str, Any]]
-    if aws_pass or env.ref.uid not in _outputs:
+    # A pass without AWS serves the workloads from the last AWS pass's outputs; after a restart there are none
+    # yet, and this pass observes AWS after all.
+    if aws_pass or memory.outputs is None:
         status, results, outputs, retry = _aws(env, spec)
-        _outputs[env.ref.uid] = outputs
+        memory.outputs = outputs
     else:
-        status, outputs, retry = env.status, _outputs[env.ref.uid], False
+        status, outputs, retry = env.status, memory.outputs, False
         results = cond.results_from(env.status.conditions, [c for c in requested(spec) if c != "workloads"])
     # Every pass, not only the AWS ones: a Secret deleted by hand is written again from the last outputs.
-    secret, failed = _write_connection_secret(env.ref, spec, outputs)
+    secret, failed = _write_connection_secret(env.ref, spec, outputs, memory.written)
     status = replace_status(status, connection_secret=secret)
     if failed is not None:
         results.append(failed)
     events: list[cond.Transition] = []
+    requeue_at = None
     if spec.workloads:
-        rolled = workloads.reconcile(env.ref, spec, env.status.workloads, env.annotations, outputs,
+        rolled = workloads.reconcile(env.ref, spec, env.status.workloads, env.annotations, memory,
                                      datetime.fromisoformat(now.replace("Z", "+00:00")))
         results.append(rolled.component)
         status = replace_status(status, workloads=rolled.statuses)
-        events = rolled.events
+        events, requeue_at = rolled.events, rolled.requeue_at
     outcome = _finish(env, status, results, now, retry=retry)
-    return replace(outcome, transitions=[*outcome.transitions, *events])
+    return replace(outcome, transitions=[*outcome.transitions, *events], requeue_at=requeue_at)
 
 
 def _aws(env: Environment, spec: EnvironmentSpec) -> tuple[EnvironmentStatus, list[cond.ComponentResult],
@@ -296,12 +296,12 @@ def _retire(env: EnvironmentRef, resources: list[ManagedResource], clients: Regi
     return done
 
 
-def _write_connection_secret(env: EnvironmentRef, spec: EnvironmentSpec, outputs: Mapping[str, Mapping[str, Any]]
-                             ) -> tuple[str | None, cond.ComponentResult | None]:
+def _write_connection_secret(env: EnvironmentRef, spec: EnvironmentSpec, outputs: Mapping[str, Mapping[str, Any]],
+                             written: apply.Written) -> tuple[str | None, cond.ComponentResult | None]:
     """The Secret's name for the status, and a failed result when it cannot be written."""
     name = connection.secret_name(env)
     try:
-        connection_secret.ensure(env, name, connection.connection_data(spec, outputs))
+        connection_secret.ensure(env, name, connection.connection_data(spec, outputs), written)
     except connection_secret.SecretTaken as e:
         return None, cond.ComponentResult("connection", "failed", "SecretTaken", str(e))
     return name, None
@@ -317,19 +317,12 @@ def _queue_status(spec: EnvironmentSpec, outputs: Mapping[str, Mapping[str, Any]
     return out
 
 
-def finalize(env: Environment, now: str) -> Outcome:
+def finalize(env: Environment, now: str, memory: EnvironmentMemory) -> Outcome:
     """Delete everything per deletionPolicy; done once AWS confirms each resource gone or retained."""
     try:
         return _finalize(env, now)
     except Exception as e:  # noqa: BLE001 - whatever fails, the status says so within this pass
-        return _failed(env, e, now, deleting=True)
-
-
-def forget(uid: str) -> None:
-    """The environment is gone: nothing the operator kept of it stays."""
-    _outputs.pop(uid, None)
-    apply.forget_owner(uid)
-    owned.forget_owner(uid)
+        return _failed(env, e, now, memory, deleting=True)
 
 
 def _finalize(env: Environment, now: str) -> Outcome:
@@ -358,6 +351,4 @@ def _finalize(env: Environment, now: str) -> Outcome:
     kept = [r for k, r in inventory.items() if k not in gone]
     results = [progress.result(c, implemented(c, desired, clients), deleting=True) for c in components]
     status = replace_status(env.status, resources=kept, queues=env.status.queues if kept else [])
-    if not kept:
-        forget(env.ref.uid)
     return _finish(env, status, results, now, retry=bool(kept), deleting=True, done=not kept)

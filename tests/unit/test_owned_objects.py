@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from aenv.api.rollout_state import RolloutState
-from aenv.kube import apply, owned
+from aenv.kube import owned
+from aenv.kube.apply import Written, key_of
+from aenv.memory import Memories
 from aenv.reconcile import describe_failure
 from aenv.rollouts import engine
 
@@ -22,70 +22,75 @@ def obj(name: str, owner: str = "uid-1", generation: int | None = None, rv: str 
     return {"apiVersion": "v1", "kind": kind, "metadata": meta}
 
 
-@pytest.fixture(autouse=True)
-def clean() -> Iterator[None]:
-    yield
-    apply.forget_owner("uid-1")
-    apply.forget_owner("uid-2")
-    owned.forget_owner("uid-1")
-    owned.forget_owner("uid-2")
-
-
 def test_an_object_unchanged_since_aenv_wrote_it_is_not_written_again() -> None:
-    svc = obj("web")
-    apply.remember(apply.key_of(svc), "d1", svc)
-    assert apply.unchanged(apply.key_of(svc), "d1")
-    assert not apply.unchanged(apply.key_of(svc), "d2")  # the manifest changed
-    assert apply.observed(svc, deleted=False) is None  # the watch reports aenv's own write
-    assert apply.unchanged(apply.key_of(svc), "d1")
+    written, svc = Written(), obj("web")
+    written.remember(key_of(svc), "d1", svc)
+    assert written.unchanged(key_of(svc), "d1")
+    assert not written.unchanged(key_of(svc), "d2")  # the manifest changed
+    assert not written.observed(svc, deleted=False)  # the watch reports aenv's own write
+    assert written.unchanged(key_of(svc), "d1")
 
 
-def test_a_deletion_forgets_the_object_and_names_its_environment() -> None:
-    svc = obj("web")
-    apply.remember(apply.key_of(svc), "d1", svc)
-    assert apply.observed(svc, deleted=True) == "uid-1"
-    assert not apply.unchanged(apply.key_of(svc), "d1")
+def test_a_deletion_forgets_the_object() -> None:
+    written, svc = Written(), obj("web")
+    written.remember(key_of(svc), "d1", svc)
+    assert written.observed(svc, deleted=True)
+    assert not written.unchanged(key_of(svc), "d1")
 
 
 def test_an_edit_by_someone_else_forgets_the_object() -> None:
-    svc = obj("web", rv="1")
-    apply.remember(apply.key_of(svc), "d1", svc)
-    assert apply.observed(obj("web", rv="2"), deleted=False) == "uid-1"
-    assert not apply.unchanged(apply.key_of(svc), "d1")
-    assert apply.observed(obj("web", rv="3"), deleted=False) is None  # forgotten: the next pass writes it
+    written = Written()
+    written.remember(key_of(obj("web")), "d1", obj("web", rv="1"))
+    assert written.observed(obj("web", rv="2"), deleted=False)
+    assert not written.unchanged(key_of(obj("web")), "d1")
+    assert not written.observed(obj("web", rv="3"), deleted=False)  # forgotten: the next pass writes it
 
 
 def test_status_updates_do_not_count_for_kinds_with_a_generation() -> None:
-    rs = obj("web-abc", generation=3, rv="10", kind="ReplicaSet")
-    apply.remember(apply.key_of(rs), "d1", rs)
-    assert apply.observed(obj("web-abc", generation=3, rv="11", kind="ReplicaSet"), deleted=False) is None
-    assert apply.observed(obj("web-abc", generation=4, rv="12", kind="ReplicaSet"), deleted=False) == "uid-1"
+    written, rs = Written(), obj("web-abc", generation=3, rv="10", kind="ReplicaSet")
+    written.remember(key_of(rs), "d1", rs)
+    assert not written.observed(obj("web-abc", generation=3, rv="11", kind="ReplicaSet"), deleted=False)
+    assert written.observed(obj("web-abc", generation=4, rv="12", kind="ReplicaSet"), deleted=False)
 
 
-def test_a_deleted_object_aenv_has_not_written_since_it_started_still_wakes_its_owner() -> None:
-    assert apply.observed(obj("never-written", owner="uid-2"), deleted=True) == "uid-2"
-    assert apply.observed(obj("never-written", owner="uid-2"), deleted=False) is None
+def test_a_deleted_object_aenv_has_not_written_since_it_started_still_counts() -> None:
+    assert Written().observed(obj("never-written"), deleted=True)
+    assert not Written().observed(obj("never-written"), deleted=False)
 
 
-def test_nothing_of_an_environment_outlives_it() -> None:
-    a, b = obj("a", owner="uid-1"), obj("b", owner="uid-2")
-    apply.remember(apply.key_of(a), "d", a)
-    apply.remember(apply.key_of(b), "d", b)
-    apply.forget_owner("uid-1")
-    assert set(apply.recorded("v1", "Service")) == {apply.key_of(b)}
+def test_a_change_wakes_the_environment_that_owns_the_object_and_no_other() -> None:
+    memories = Memories()
+    mine, other = memories("uid-1"), memories("uid-2")
+    svc = obj("web", owner="uid-1")
+    mine.written.remember(key_of(svc), "d1", svc)
+    kind = next(k for k in owned.OWNED if k.kind == "Service")
+    assert owned.changed(memories, kind, obj("web", owner="uid-1", rv="2"), deleted=False) == [mine]
+    assert owned.changed(memories, kind, obj("gone", owner="uid-2"), deleted=True) == [other]
+    assert owned.changed(memories, kind, obj("web", owner="uid-3"), deleted=True) == []  # not an environment here
 
 
 def test_a_change_to_a_routing_object_wakes_every_environment_routed_through_it() -> None:
-    owned.route_through("uid-1", "Ingress", "ns", "public")
-    owned.route_through("uid-2", "Ingress", "ns", "public")
+    memories = Memories()
+    owned.route_through(memories("uid-1"), "Ingress", "ns", "public")
+    owned.route_through(memories("uid-2"), "Ingress", "ns", "public")
     ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
                "metadata": {"name": "public", "namespace": "ns", "resourceVersion": "5"}}
     kind = next(k for k in owned.ROUTES if k.kind == "Ingress")
-    assert owned.changed(kind, ingress, deleted=False) == {"uid-1", "uid-2"}
-    owned.forget_owner("uid-1")
-    assert owned.changed(kind, ingress, deleted=True) == {"uid-2"}
+    assert {m.uid for m in owned.changed(memories, kind, ingress, deleted=False)} == {"uid-1", "uid-2"}
+    memories.forget("uid-1")
+    assert [m.uid for m in owned.changed(memories, kind, ingress, deleted=True)] == ["uid-2"]
     other = {**ingress, "metadata": {**ingress["metadata"], "name": "internal"}}
-    assert owned.changed(kind, other, deleted=False) == set()
+    assert owned.changed(memories, kind, other, deleted=False) == []
+
+
+def test_the_next_pass_is_scheduled_when_a_rollout_has_work_due() -> None:
+    memory = Memories()("uid-1")
+    assert memory.seconds_to_requeue() is None
+    memory.schedule(datetime.now(UTC) + timedelta(seconds=30))
+    due = memory.seconds_to_requeue()
+    assert due is not None and 29 < due <= 30
+    memory.schedule(datetime.now(UTC) - timedelta(seconds=5))
+    assert memory.seconds_to_requeue() == 0
 
 
 class Refused(Exception):

@@ -21,10 +21,10 @@ class SecretTaken(Exception):
     """The connection Secret's name is held by a Secret aenv does not own."""
 
 
-def ensure(env: EnvironmentRef, name: str, data: Mapping[str, str]) -> bool:
-    """Create or update the Secret; True when something was written."""
+def ensure(env: EnvironmentRef, name: str, data: Mapping[str, str], written: apply.Written) -> bool:
+    """Create or update the Secret unless `written` says it is already so; True when something was written."""
     key, digest = ("v1", "Secret", env.namespace, name), apply.digest_of(dict(data))
-    if apply.unchanged(key, digest):
+    if written.unchanged(key, digest):
         return False
     encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
     labels = {**MANAGED, LABEL_ENV: env.label}
@@ -39,18 +39,17 @@ def ensure(env: EnvironmentRef, name: str, data: Mapping[str, str]) -> bool:
     except ApiException as e:
         if e.status != 404:
             raise
-        current, written = secrets.create_namespaced_secret(env.namespace, body), True
+        current, changed = secrets.create_namespaced_secret(env.namespace, body), True
     else:
         meta = current.metadata or client.V1ObjectMeta()
         if env.uid not in {o.uid for o in meta.owner_references or []}:
             raise SecretTaken(f"Secret {env.namespace}/{name} exists and is not this environment's; "
                               "rename or delete it so aenv can write the connection details there")
         held = meta.labels or {}
-        written = (current.data or {}) != encoded or any(held.get(k) != v for k, v in labels.items())
-        if written:
+        changed = (current.data or {}) != encoded or any(held.get(k) != v for k, v in labels.items())
+        if changed:
             metadata.resource_version = meta.resource_version
             current = secrets.replace_namespaced_secret(name, env.namespace, body)
     meta = current.metadata or client.V1ObjectMeta()
-    apply.remember(key, digest, {"metadata": {"resourceVersion": meta.resource_version, "ownerReferences": [
-        {"uid": env.uid, "controller": True}]}})
-    return written
+    written.remember(key, digest, {"metadata": {"resourceVersion": meta.resource_version}})
+    return changed

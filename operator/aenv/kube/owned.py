@@ -18,14 +18,14 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
+from ..memory import EnvironmentMemory, Memories
 from ..plan.workloads import MANAGED
 from . import apply
 
@@ -48,51 +48,32 @@ OWNED = (Kind("v1", "Secret", True), Kind("v1", "ServiceAccount", True), Kind("v
          Kind("apps/v1", "ReplicaSet", True))
 ROUTES = (Kind("networking.k8s.io/v1", "Ingress", False), Kind("gateway.networking.k8s.io/v1", "HTTPRoute", False))
 
-Wake = Callable[[str], None]  # called with an environment's uid, from a watch thread
-
-_routes: dict[tuple[str, str, str], set[str]] = defaultdict(set)  # (kind, namespace, name) -> environment uids
-_routes_lock = threading.Lock()
-
-
 _new_route = threading.Event()  # a watch waiting for its kind to be served looks again at once
 
 
-def route_through(owner: str, kind: str, namespace: str, name: str) -> None:
-    """An environment routes traffic through this object: a change to it wakes the environment."""
-    with _routes_lock:
-        owners = _routes[(kind, namespace, name)]
-        if owner not in owners:
-            owners.add(owner)
-            _new_route.set()
+def route_through(memory: EnvironmentMemory, kind: str, namespace: str, name: str) -> None:
+    """The environment routes traffic through this object: a change to it wakes the environment."""
+    key = (kind, namespace, name)
+    if key not in memory.routes:
+        memory.routes.add(key)
+        _new_route.set()
 
 
-def forget_owner(owner: str) -> None:
-    with _routes_lock:
-        for key in [k for k, owners in _routes.items() if owners == {owner}]:
-            del _routes[key]
-        for owners in _routes.values():
-            owners.discard(owner)
-
-
-def _routed(kind: str, namespace: str, name: str) -> set[str]:
-    with _routes_lock:
-        return set(_routes.get((kind, namespace, name), ()))
-
-
-def changed(kind: Kind, obj: Mapping[str, Any], deleted: bool) -> set[str]:
+def changed(memories: Memories, kind: Kind, obj: Mapping[str, Any], deleted: bool) -> list[EnvironmentMemory]:
     """The environments to wake for one reported change."""
-    meta = obj.get("metadata") or {}
     if kind.owned:
-        owner = apply.observed(obj, deleted)
-        return {owner} if owner else set()
-    return _routed(kind.kind, meta.get("namespace") or "", meta.get("name") or "")
+        memory = memories.find(apply.owner_of(obj))
+        return [memory] if memory is not None and memory.written.observed(obj, deleted) else []
+    meta = obj.get("metadata") or {}
+    key = (kind.kind, meta.get("namespace") or "", meta.get("name") or "")
+    return [m for m in memories.all() if key in m.routes]
 
 
 class Watcher:
     """One thread per kind; `stop()` ends them at their next event or timeout."""
 
-    def __init__(self, wake: Wake, kinds: tuple[Kind, ...] = OWNED + ROUTES) -> None:
-        self.wake = wake
+    def __init__(self, memories: Memories, kinds: tuple[Kind, ...] = OWNED + ROUTES) -> None:
+        self.memories = memories
         self.kinds = kinds
         self.stopping = threading.Event()
         self.threads = [threading.Thread(target=self._run, args=(k,), name=f"aenv-watch-{k.kind}", daemon=True)
@@ -161,9 +142,12 @@ class Watcher:
             seen.add(apply.key_of(obj))
             self._report(kind, obj, deleted=False)
         if kind.owned:
-            for key in set(apply.recorded(kind.api_version, kind.kind)) - seen:
-                gone = {"apiVersion": key[0], "kind": key[1], "metadata": {"namespace": key[2], "name": key[3]}}
-                self._report(kind, gone, deleted=True)
+            for memory in self.memories.all():
+                gone = memory.written.recorded(kind.api_version, kind.kind) - seen
+                for key in gone:
+                    memory.written.forget(key)
+                if gone:
+                    memory.wake()
         return str((listing.get("metadata") or {}).get("resourceVersion", ""))
 
     def _watch(self, kind: Kind, version: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -179,8 +163,8 @@ class Watcher:
                 yield event["type"], raw
 
     def _report(self, kind: Kind, obj: Mapping[str, Any], deleted: bool) -> None:
-        for owner in changed(kind, obj, deleted):
-            self.wake(owner)
+        for memory in changed(self.memories, kind, obj, deleted):
+            memory.wake()
 
 
 def _brief(error: Exception) -> str:

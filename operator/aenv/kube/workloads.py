@@ -4,10 +4,11 @@ apply its actions. The decisions are the engine's (rollouts/engine/); this modul
 from __future__ import annotations
 
 import logging
+import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from kubernetes import client
@@ -17,12 +18,13 @@ from ..api.rollout import Canary, Rollout, Step, TrafficRouting
 from ..api.rollout_state import RolloutState
 from ..api.spec import EnvironmentSpec, Workload
 from ..api.status import WorkloadStatus
+from ..memory import EnvironmentMemory
 from ..naming import EnvironmentRef
 from ..plan import workloads as plan
 from ..plan.conditions import ComponentResult, Transition
 from ..rollouts import engine
 from ..rollouts.analysis import provider_for
-from ..rollouts.traffic import WorkloadTraffic, router_for
+from ..rollouts.traffic import TrafficRouter, WorkloadTraffic, router_for
 from ..rollouts.traffic.base import TrafficRoutingError
 from . import apply, owned
 from .client import api
@@ -32,15 +34,20 @@ log = logging.getLogger("aenv.workloads")
 # Without a rollout policy a new revision replaces the old one in one step, once its pods are ready.
 DEFAULT_POLICY = Rollout(strategy="canary", canary=Canary(steps=[Step(set_weight=100)]))
 COMMAND_ANNOTATION = "rollouts.aenv.dev/"
+ROLLOUT_POLL_SECONDS = float(os.environ.get("AENV_ROLLOUT_SECONDS", "2"))
 
 
 @dataclass
 class Result:
     statuses: list[WorkloadStatus] = field(default_factory=list)
     events: list[Transition] = field(default_factory=list)
-    requeue_at: datetime | None = None
+    requeue_at: datetime | None = None  # the next pass is due then (see memory.EnvironmentMemory.schedule)
     component: ComponentResult = field(
         default_factory=lambda: ComponentResult("workloads", "ready", "RolloutsHealthy", "every workload is healthy"))
+
+    def due(self, at: datetime | None) -> None:
+        if at is not None and (self.requeue_at is None or at < self.requeue_at):
+            self.requeue_at = at
 
 
 def commands(annotations: Mapping[str, str]) -> dict[str, list[engine.Command]]:
@@ -81,8 +88,9 @@ class _Observed:
 
 
 def reconcile(env: EnvironmentRef, spec: EnvironmentSpec, previous: Sequence[WorkloadStatus],
-              annotations: Mapping[str, str], outputs: Mapping[str, Mapping[str, Any]], now: datetime) -> Result:
-    apply.apply(plan.service_account_object(env, outputs.get("iam/role", {}).get("arn")))
+              annotations: Mapping[str, str], memory: EnvironmentMemory, now: datetime) -> Result:
+    outputs = memory.outputs or {}
+    apply.apply(plan.service_account_object(env, outputs.get("iam/role", {}).get("arn")), memory.written)
     observed = _Observed.read(env)
     before = {s.name: s.rollout for s in previous}
     wanted = commands(annotations)
@@ -93,7 +101,7 @@ def reconcile(env: EnvironmentRef, spec: EnvironmentSpec, previous: Sequence[Wor
         policy = w.rollout or spec.rollout or DEFAULT_POLICY
         try:
             state = _one(env, spec, w, policy, before.get(w.name) or RolloutState(), observed,
-                         wanted.get(w.name, []), now, result)
+                         wanted.get(w.name, []), now, result, memory)
         except (TrafficRoutingError, ApiException) as e:
             problems.append(f"{w.name}: {e}")
             state = before.get(w.name) or RolloutState()
@@ -104,6 +112,10 @@ def reconcile(env: EnvironmentRef, spec: EnvironmentSpec, previous: Sequence[Wor
             problems.append(f"{w.name}: {state.phase}: {state.message}")
         elif state.phase != "Healthy" or state.stable_revision is None:
             busy.append(f"{w.name}: {state.phase} (step {state.step}, weight {state.weight}%)")
+        if state.phase != "Healthy" or state.stable_revision is None or state.retiring:
+            # Not every gate announces itself (a router confirming its weights, pods the watches do not see):
+            # look again soon, sooner if the engine has something due.
+            result.due(now + timedelta(seconds=ROLLOUT_POLL_SECONDS))
     if problems:
         result.component = ComponentResult("workloads", "failed", "RolloutFailed", "; ".join(problems))
     elif busy:
@@ -112,17 +124,18 @@ def reconcile(env: EnvironmentRef, spec: EnvironmentSpec, previous: Sequence[Wor
 
 
 def _one(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload, policy: Rollout, state: RolloutState,
-         observed: _Observed, cmds: list[engine.Command], now: datetime, result: Result) -> RolloutState:
+         observed: _Observed, cmds: list[engine.Command], now: datetime, result: Result,
+         memory: EnvironmentMemory) -> RolloutState:
     template = plan.pod_template(env, spec, w)
     revision = plan.revision(template)
     sets = observed.replica_sets.get(w.name, {})
     routing = policy.canary.traffic_routing if policy.canary is not None else None
-    router = router_for(routing, api())
+    router = _router(memory, w.name, routing)
     traffic = WorkloadTraffic(env.namespace, w.name, routing, service_port=80,
                               ready_stable=_ready(sets.get(state.stable_revision or "")),
                               ready_canary=_ready(sets.get(state.canary_revision or "")))
-    _ensure_services(env, w, policy, state)
-    _watch_routing(env, routing)
+    _ensure_services(env, w, policy, state, memory.written)
+    _watch_routing(env, routing, memory)
     measurements = []
     for request in engine.due_measurements(state, policy, now):
         m = provider_for(request.metric, region=spec.aws.region).measure(request.metric, now)
@@ -137,49 +150,60 @@ def _one(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload, policy: Rollou
         measurements=measurements, commands=cmds)
     decision = engine.step(state, policy, obs, now)
     for action in decision.actions:
-        _act(env, w, action, template, revision, sets, router, traffic, result)
-    if decision.requeue_at is not None and (result.requeue_at is None or decision.requeue_at < result.requeue_at):
-        result.requeue_at = decision.requeue_at
+        _act(env, w, action, template, revision, sets, router, traffic, result, memory.written)
+    result.due(decision.requeue_at)
     return decision.state
 
 
-def _watch_routing(env: EnvironmentRef, routing: TrafficRouting | None) -> None:
+def _router(memory: EnvironmentMemory, workload: str, routing: TrafficRouting | None) -> TrafficRouter:
+    """The workload's router, kept between passes with what it caches (the ALB's load balancers), and made
+    again only when the routing changes."""
+    kept, made_for = memory.routers.get(workload), memory.routings.get(workload)
+    if kept is None or made_for != routing:
+        kept = memory.routers[workload] = router_for(routing, api())
+        memory.routings[workload] = routing
+    return kept
+
+
+def _watch_routing(env: EnvironmentRef, routing: TrafficRouting | None, memory: EnvironmentMemory) -> None:
     """Changes to the routing object wake the environment, so weights edited by hand are put back."""
     if routing is not None and routing.alb is not None:
-        owned.route_through(env.uid, "Ingress", env.namespace, routing.alb.ingress)
+        owned.route_through(memory, "Ingress", env.namespace, routing.alb.ingress)
     elif routing is not None and routing.gateway_api is not None:
-        owned.route_through(env.uid, "HTTPRoute", env.namespace, routing.gateway_api.http_route)
+        owned.route_through(memory, "HTTPRoute", env.namespace, routing.gateway_api.http_route)
 
 
 def _ready(rs: client.V1ReplicaSet | None) -> int:
     return int(rs.status.ready_replicas or 0) if rs is not None and rs.status is not None else 0
 
 
-def _ensure_services(env: EnvironmentRef, w: Workload, policy: Rollout, state: RolloutState) -> None:
+def _ensure_services(env: EnvironmentRef, w: Workload, policy: Rollout, state: RolloutState,
+                     written: apply.Written) -> None:
     """Apply the workload's Services as the last decision left them: free when unchanged (kube/apply.py), and
     a Service deleted or edited by hand comes back. The engine's actions move their selectors."""
     for suffix, rev in engine.service_revisions(state, policy.strategy).items():
         if rev is not None or suffix == "":
-            apply.apply(plan.service(env, w, suffix, rev))
+            apply.apply(plan.service(env, w, suffix, rev), written)
 
 
 def _act(env: EnvironmentRef, w: Workload, action: engine.Action, template: dict[str, Any], revision: str,
-         sets: Mapping[str, client.V1ReplicaSet], router: Any, traffic: WorkloadTraffic, result: Result) -> None:
+         sets: Mapping[str, client.V1ReplicaSet], router: TrafficRouter, traffic: WorkloadTraffic, result: Result,
+         written: apply.Written) -> None:
     if isinstance(action, engine.ScaleReplicaSet):
         tpl = template if action.revision == revision else _template_of(sets.get(action.revision))
         if tpl is None:
             raise TrafficRoutingError(f"revision {action.revision} has no ReplicaSet left to take its template from")
         # The engine asks only when the observed count differs (drift included): always send it.
-        apply.forget("apps/v1", "ReplicaSet", env.namespace, plan.replica_set_name(w.name, action.revision))
-        apply.apply(plan.replica_set(env, w, tpl, action.revision, action.replicas))
+        written.forget(("apps/v1", "ReplicaSet", env.namespace, plan.replica_set_name(w.name, action.revision)))
+        apply.apply(plan.replica_set(env, w, tpl, action.revision, action.replicas), written)
     elif isinstance(action, engine.SetWeight):
-        apply.apply(plan.service(env, w, "stable", action.stable))
-        apply.apply(plan.service(env, w, "canary", action.canary))
+        apply.apply(plan.service(env, w, "stable", action.stable), written)
+        apply.apply(plan.service(env, w, "canary", action.canary), written)
         router.set_weight(traffic, action.weight)
     elif isinstance(action, engine.SwitchActive):
-        apply.apply(plan.service(env, w, "", action.revision))
+        apply.apply(plan.service(env, w, "", action.revision), written)
     elif isinstance(action, engine.SwitchPreview):
-        apply.apply(plan.service(env, w, "preview", action.revision))
+        apply.apply(plan.service(env, w, "preview", action.revision), written)
     elif isinstance(action, engine.DeleteReplicaSet):
         name = plan.replica_set_name(w.name, action.revision)
         try:
@@ -187,7 +211,7 @@ def _act(env: EnvironmentRef, w: Workload, action: engine.Action, template: dict
         except ApiException as e:
             if e.status != 404:
                 raise
-        apply.forget("apps/v1", "ReplicaSet", env.namespace, name)
+        written.forget(("apps/v1", "ReplicaSet", env.namespace, name))
     elif isinstance(action, engine.Emit):
         result.events.append(Transition(action.warning, action.reason, f"{w.name}: {action.message}"))
     else:  # StartAnalysis / StopAnalysis: measurements follow engine.due_measurements

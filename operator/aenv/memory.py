@@ -1,0 +1,93 @@
+"""What the operator keeps of each environment between passes: one object per environment, dropped with it.
+
+Everything here is a cache of what the API server and AWS hold, or a convenience (a lock, a wake-up): a restarted
+operator starts empty and its first pass fills it again. reconcile() and finalize() take an environment's memory
+as an argument, so they know nothing of kopf and are tested with a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .api.rollout import TrafficRouting
+from .kube.apply import Written
+from .rollouts.traffic import TrafficRouter
+
+RouteKey = tuple[str, str, str]  # kind, namespace, name of an object traffic is routed through
+
+
+@dataclass
+class EnvironmentMemory:
+    uid: str
+    # kopf may run a change handler, a timer and the healing daemon of one environment at the same time.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    # The status the last pass computed. kopf writes a handler's status patch only after the handler returns, so
+    # a handler that waited for the lock may hold a body older than the last pass: it starts from this instead.
+    latest: dict[str, Any] | None = None
+    # The outputs of the last AWS pass: a pass without AWS (a rollout step, healing) serves the workloads and the
+    # connection Secret from them.
+    outputs: Mapping[str, Mapping[str, Any]] | None = None
+    written: Written = field(default_factory=Written)  # what aenv last wrote of the environment's objects
+    routes: set[RouteKey] = field(default_factory=set)  # the Ingresses and HTTPRoutes its traffic goes through
+    routers: dict[str, TrafficRouter] = field(default_factory=dict)  # per workload, kept with their caches
+    routings: dict[str, TrafficRouting | None] = field(default_factory=dict)  # what each router was made for
+    # When the next pass without AWS is due (a rollout's next step, a measurement, a deadline); None: no such pass.
+    requeue_at: datetime | None = None
+    # The environment's daemon (handlers.py): `woken` runs a pass now, `rescheduled` makes it look at requeue_at.
+    woken: asyncio.Event | None = None
+    rescheduled: asyncio.Event | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def wake(self) -> None:
+        """From any thread: a pass without AWS runs now (something the environment owns changed)."""
+        self._signal(self.woken)
+
+    def schedule(self, at: datetime | None) -> None:
+        """From any thread: the next pass without AWS is due at `at`."""
+        if at != self.requeue_at:
+            self.requeue_at = at
+            self._signal(self.rescheduled)
+
+    def seconds_to_requeue(self) -> float | None:
+        at = self.requeue_at
+        return None if at is None else max(0.0, (at - datetime.now(UTC)).total_seconds())
+
+    def _signal(self, event: asyncio.Event | None) -> None:
+        if self.loop is not None and event is not None:
+            self.loop.call_soon_threadsafe(event.set)
+
+
+class Memories:
+    """Every environment's memory, by uid."""
+
+    def __init__(self) -> None:
+        self._by_uid: dict[str, EnvironmentMemory] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, uid: str) -> EnvironmentMemory:
+        """The environment's memory, made on first use."""
+        with self._lock:
+            if uid not in self._by_uid:
+                self._by_uid[uid] = EnvironmentMemory(uid)
+            return self._by_uid[uid]
+
+    def find(self, uid: str) -> EnvironmentMemory | None:
+        with self._lock:
+            return self._by_uid.get(uid)
+
+    def all(self) -> list[EnvironmentMemory]:
+        with self._lock:
+            return list(self._by_uid.values())
+
+    def forget(self, uid: str) -> None:
+        with self._lock:
+            self._by_uid.pop(uid, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._by_uid)
