@@ -6,10 +6,11 @@ import json
 import logging
 import random
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -32,6 +33,7 @@ from .plan.types import Desired, Observation
 MODES: dict[str, Registry] = {"boto3": aws.CLIENTS, "ack": Registry({})}
 
 PROGRESS_RETRY_SECONDS = 10.0
+T = TypeVar("T")
 FAILURE_MESSAGE_LIMIT = 1024
 SECRET_MIN_LENGTH = 6  # shorter values (a port, a user name) are not credentials and would mask too much
 log = logging.getLogger("aenv.reconcile")
@@ -61,6 +63,18 @@ class _Progress:
 
     def fail(self, component: str, reason: str, message: str) -> None:
         self.failures.setdefault(component, (reason, message))
+
+    def attempt(self, component: str, name: str, call: Callable[[], T]) -> T | None:
+        """call(), with AWS's refusal recorded: an error a user must fix fails the component, a transient one
+        makes it wait for the retry. None when the call did not complete."""
+        try:
+            return call()
+        except AwsError as e:
+            self.fail(component, e.code, f"{name}: {e}")
+        except TransientError as e:
+            self.transient = True
+            self.wait(component, f"{name}: AWS is busy, retrying ({e})")
+        return None
 
     def result(self, component: str, built: bool, deleting: bool = False) -> cond.ComponentResult:
         if not built:
@@ -235,15 +249,10 @@ def _aws(env: Environment, spec: EnvironmentSpec) -> tuple[EnvironmentStatus, li
             missing = sorted({k for k in d.depends_on if k not in outputs})
             progress.wait(d.component, f"{d.key} waits for {', '.join(missing)}")
             continue
-        try:
-            observed, conflict = act(env.ref, resolved, clients.get(d.kind, target))
-        except AwsError as e:
-            progress.fail(d.component, e.code, f"{d.name}: {e}")
+        acted = progress.attempt(d.component, d.name, partial(act, env.ref, resolved, clients.get(d.kind, target)))
+        if acted is None:
             continue
-        except TransientError as e:
-            progress.transient = True
-            progress.wait(d.component, f"{d.name}: AWS is busy, retrying ({e})")
-            continue
+        observed, conflict = acted
         if conflict:
             progress.fail(d.component, "Conflict", conflict)
             continue
@@ -276,23 +285,21 @@ def _retire(env: EnvironmentRef, resources: list[ManagedResource], clients: Regi
             continue
         client = clients.get(r.kind, target)
         lookup = Desired(kind=r.kind, key=r.key, component=component, name=r.name)
-        try:
+
+        def retire(client: aws.ResourceClient = client, lookup: Desired = lookup) -> bool:
+            """True once the resource is gone, retained, or not ours."""
             observed = client.observe(lookup)
             if observed.exists and observed.owner_environment == env.key:
                 client.delete(lookup, observed, policy)
                 if policy != "Retain":
                     observed = client.observe(lookup)
-            if observed.exists and observed.owner_environment == env.key and policy != "Retain":
-                progress.wait(component, f"{r.name} is being deleted")
-                continue
-        except AwsError as e:
-            progress.fail(component, e.code, f"{r.name}: {e}")
-            continue
-        except TransientError as e:
-            progress.transient = True
-            progress.wait(component, f"{r.name}: AWS is busy, retrying ({e})")
-            continue
-        done.add(r.key)
+            return not (observed.exists and observed.owner_environment == env.key and policy != "Retain")
+
+        gone = progress.attempt(component, r.name, retire)
+        if gone:
+            done.add(r.key)
+        elif gone is not None:
+            progress.wait(component, f"{r.name} is being deleted")
     return done
 
 
@@ -342,10 +349,13 @@ def _finalize(env: Environment, now: str) -> Outcome:
         policy = spec.deletion_policy or "Snapshot"
         components = requested(spec)
         desired = desired_resources(env.ref, spec, components)
-    inventory = {r.key: r for r in env.status.resources}
-    for d in desired:  # a crash between create and status write leaves a resource only the plan knows
-        if implemented(d.component, desired, clients):
-            inventory.setdefault(d.key, ManagedResource(kind=d.kind, key=d.key, name=d.name, component=d.component))
+    recorded = {r.key: r for r in env.status.resources}
+    # In the plan's order, so that retiring goes in reverse dependency order (a topic after its subscriptions),
+    # and with what only the plan knows: a crash between create and status write leaves such a resource.
+    inventory = {d.key: recorded.get(d.key) or ManagedResource(kind=d.kind, key=d.key, name=d.name,
+                                                                component=d.component)
+                 for d in desired if implemented(d.component, desired, clients)}
+    inventory = {**{k: r for k, r in recorded.items() if k not in inventory}, **inventory}
     progress = _Progress(env.ref)
     gone = _retire(env.ref, list(inventory.values()), clients, target, policy, progress)
     kept = [r for k, r in inventory.items() if k not in gone]

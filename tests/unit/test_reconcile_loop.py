@@ -22,6 +22,7 @@ from aenv.api.status import ManagedResource
 from aenv.aws import session
 from aenv.aws.component import AwsTarget, Classified, Registry, ResourceClient
 from aenv.aws.errors import AwsError, TransientError
+from aenv.memory import Memories
 from aenv.naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, EnvironmentRef
 from aenv.plan.environment import desired_resources, requested
 from aenv.plan.types import Desired, Observation, Ref
@@ -387,3 +388,33 @@ def test_a_dropped_connection_in_any_client_is_a_transient_error(unreachable: Aw
         assert isinstance(client, Classified), d.kind
         with pytest.raises(TransientError, match="Could not connect"):
             client.observe(d)
+
+
+# --- finalize: everything goes per deletionPolicy, and the finalizer is held until AWS confirms ----------------------
+
+@pytest.mark.parametrize(("policy", "remains"), [("Delete", False), ("Retain", True)])
+def test_finalize_retires_everything_including_what_only_the_plan_knows(cloud: FakeCloud, policy: str,
+                                                                       remains: bool) -> None:
+    spec = {**QUEUES_AND_TOPICS, "deletionPolicy": policy}
+    _, _, _, inventory = aws_pass(environment(spec))
+    forgotten = "topic/alerts"  # made, but a crash kept it out of the recorded inventory
+    recorded = [r for r in reconcile._aws(environment(spec), environment(spec).spec())[0].resources
+                if r.key != forgotten]
+    assert len(recorded) == len(inventory) - 1
+    outcome = reconcile.finalize(environment(spec, recorded), "2026-01-01T00:00:00Z", Memories()(UID))
+    assert outcome.done and outcome.status["phase"] == "Deleting" and not outcome.status.get("resources")
+    assert len(cloud.held) == (len(inventory) if remains else 0)
+    if remains:  # every resource that carries tags says it was released
+        assert all(TAG_RELEASED in held.tags for held in cloud.held.values() if TAG_UID in held.tags)
+
+
+def test_finalize_holds_on_while_aws_has_not_confirmed(cloud: FakeCloud) -> None:
+    spec = {**QUEUES_AND_TOPICS, "deletionPolicy": "Delete"}
+    recorded = reconcile._aws(environment(spec), environment(spec).spec())[0].resources
+    cloud.fail[("sqs.queue", "*", "delete")] = lambda: TransientError("the queue is still in use")
+    outcome = reconcile.finalize(environment(spec, list(recorded)), "2026-01-01T00:00:00Z", Memories()(UID))
+    assert not outcome.done and outcome.retry_after is not None
+    kept = {r["key"] for r in outcome.status["resources"]}
+    assert {"queue/events", "queue/events/dead-letter"} <= kept and "topic/alerts" not in kept
+    queues = next(c for c in outcome.status["conditions"] if c["type"] == "QueuesReady")
+    assert queues["reason"] == "Deleting" and "AWS is busy" in queues["message"]
