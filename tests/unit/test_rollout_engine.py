@@ -28,8 +28,6 @@ from aenv.rollouts.engine import (
     RunMeasurement,
     ScaleReplicaSet,
     SetWeight,
-    StartAnalysis,
-    StopAnalysis,
     SwitchActive,
     SwitchPreview,
     Verdict,
@@ -166,6 +164,21 @@ def of(decision: Decision, kind: type[A]) -> list[A]:
 
 def reasons(decision: Decision) -> list[str]:
     return [e.reason for e in of(decision, Emit)]
+
+
+def running(d: Driver) -> list[str]:
+    """The analysis runs the state holds as running."""
+    return [r.name for r in d.state.runs if r.running]
+
+
+def phase(d: Driver, run: str) -> str | None:
+    """The phase of analysis run `run`, None when the state no longer holds it."""
+    return next((r.phase for r in d.state.runs if r.name == run), None)
+
+
+def due(d: Driver, t: float) -> list[tuple[str, str]]:
+    """(run, metric) the operator measures at t: `due_measurements`, the one way analysis reaches it."""
+    return [(r.run, r.metric.name) for r in due_measurements(d.state, d.policy, at(t))]
 
 
 def cmd(kind: engine.CommandKind, id_: str, revision: int | None = None) -> Command:
@@ -535,15 +548,10 @@ def analysed(router: bool = True, **limits: int) -> Driver:
     d.step(11)
     # One more round trip: the weight is set, then the router reports it; without a router the stable shrinks to
     # its share once the canary pods are ready, then the step is done.
-    started = d.step(12)
-    assert of(started, StartAnalysis) == [StartAnalysis("v2-1-step1", started_metrics(d))]
+    d.step(12)
+    assert running(d) == ["v2-1-step1"] and due(d, 12) == [("v2-1-step1", "error-rate")]
     assert (d.state.step, d.state.phase) == (1, "Progressing")
     return d
-
-
-def started_metrics(d: Driver) -> tuple[Any, ...]:
-    assert d.policy.canary is not None and d.policy.canary.steps[1].analysis is not None
-    return tuple(d.policy.canary.steps[1].analysis.metrics)
 
 
 def test_inline_analysis_success_advances() -> None:
@@ -551,7 +559,7 @@ def test_inline_analysis_success_advances() -> None:
     feed(d, 80, "v2-1-step1", "successful", "successful")
     assert d.state.step == 1 and d.state.runs[0].metrics[0].count == 2
     done = feed(d, 140, "v2-1-step1", "successful")
-    assert StopAnalysis("v2-1-step1") in done.actions
+    assert running(d) == [] and due(d, 1000) == []
     assert "AnalysisRunSuccessful" in reasons(done)
     assert d.state.step == 2 and d.state.runs == []  # finished step runs are not kept
 
@@ -562,7 +570,7 @@ def test_inline_analysis_failure_aborts_and_restores_stable() -> None:
     fail = feed(d, 80, "v2-1-step1", "failed")
     assert (d.state.phase, d.state.aborted, d.state.abort_reason) == ("Aborted", True, "AnalysisFailed")
     assert of(fail, SetWeight) == [SetWeight(0, "v1", "v2")]
-    assert of(fail, StopAnalysis) == [StopAnalysis("v2-1-step1")]
+    assert (running(d), phase(d, "v2-1-step1"), due(d, 1000)) == ([], "Failed", [])
     assert any(e.warning and e.reason == "AnalysisFailed" for e in of(fail, Emit))
     assert "error-rate: 1 failed measurement(s), failureLimit 0" in d.state.message
     assert d.cluster.size("v2") == 2  # the router still sends 20%: the pods stay until it applies 0
@@ -663,9 +671,11 @@ def background_policy(starting_step: int = 1, count: int = 10) -> Rollout:
 def test_background_analysis_starts_at_its_step() -> None:
     d = deployed(background_policy(starting_step=1))
     d.cluster.spec = "v2"
-    assert of(d.step(10), StartAnalysis) == []
+    d.step(10)
+    assert running(d) == [] and due(d, 10) == []
     d.step(11)
-    assert of(d.step(12), StartAnalysis)[0].run == "v2-1-background"
+    d.step(12)
+    assert running(d) == ["v2-1-background"] and due(d, 12) == [("v2-1-background", "error-rate")]
     assert d.state.step == 1
 
 
@@ -692,8 +702,8 @@ def test_background_inconclusive_pauses_and_promote_starts_a_fresh_run() -> None
     feed(d, 30, "v2-1-background", "inconclusive")
     assert (d.state.phase, d.state.pause_reason, d.state.step) == ("Paused", "InconclusiveAnalysis", 2)
     assert d.step(40).state.step == 2
-    resumed = d.step(50, cmd("promote", "p2"))
-    assert of(resumed, StartAnalysis)[0].run == "v2-2-background"
+    d.step(50, cmd("promote", "p2"))
+    assert running(d) == ["v2-2-background"] and due(d, 50) == [("v2-2-background", "error-rate")]
     assert d.state.phase != "Paused" or d.state.pause_reason != "InconclusiveAnalysis"
 
 
@@ -713,15 +723,14 @@ def test_background_completes_and_stops_with_the_rollout() -> None:
     d = deployed(background_policy(starting_step=0, count=2))
     d.cluster.spec = "v2"
     d.step(10)
-    done_run = feed(d, 20, "v2-1-background", "successful", "successful")
-    assert StopAnalysis("v2-1-background") in done_run.actions
-    background = d.state.run("background")
-    assert background is not None and background.phase == "Successful"
+    feed(d, 20, "v2-1-background", "successful", "successful")
+    assert (running(d), phase(d, "v2-1-background"), due(d, 1000)) == ([], "Successful", [])
     d2 = deployed(background_policy(starting_step=0, count=50))
     d2.cluster.spec = "v2"
     d2.step(10)
-    finish = d2.step(11, cmd("promoteFull", "f1"))
-    assert StopAnalysis("v2-1-background") in finish.actions
+    assert running(d2) == ["v2-1-background"]
+    d2.step(11, cmd("promoteFull", "f1"))
+    assert (running(d2), phase(d2, "v2-1-background"), due(d2, 1000)) == ([], "Terminated", [])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -768,7 +777,7 @@ def test_promote_full_skips_steps_and_analysis() -> None:
     d.step(12)
     assert d.state.run("step", 1) is not None
     full = d.step(13, cmd("promoteFull", "f1"))
-    assert StopAnalysis("v2-1-step1") in full.actions and "RolloutPromotedFull" in reasons(full)
+    assert running(d) == [] and due(d, 1000) == [] and "RolloutPromotedFull" in reasons(full)
     assert d.state.step == 4 and d.cluster.size("v2") == 10
     d.step(14)
     assert d.cluster.applied == 100  # safety gates still hold: full pods, then 100%, then promotion
@@ -780,8 +789,8 @@ def test_promote_full_does_not_start_later_background_analysis() -> None:
     d = deployed(background_policy(starting_step=3))
     d.cluster.spec = "v2"
     d.step(10)
-    full = d.step(11, cmd("promoteFull", "f1"))
-    assert of(full, StartAnalysis) == []
+    d.step(11, cmd("promoteFull", "f1"))
+    assert d.state.runs == [] and due(d, 1000) == []
 
 
 def test_promote_with_nothing_to_promote_is_reported() -> None:
@@ -843,8 +852,8 @@ def test_retry_gives_analysis_runs_new_names() -> None:
     d.step(81)
     d.step(90, cmd("retry", "r1"))
     d.step(91)
-    again = d.step(92)
-    assert of(again, StartAnalysis)[0].run == "v2-2-step1"
+    d.step(92)
+    assert running(d) == ["v2-2-step1"] and due(d, 92) == [("v2-2-step1", "error-rate")]
 
 
 def test_a_new_revision_after_abort_starts_a_new_rollout() -> None:
@@ -1009,11 +1018,12 @@ def test_reverting_the_spec_during_a_canary_returns_to_healthy_at_once() -> None
     d.step(10)
     d.step(11)
     d.step(12)
+    assert running(d) == ["v2-1-step1"]
     d.cluster.spec = "v1"
     back = d.step(20)
     assert (d.state.phase, d.state.weight, d.state.desired_revision, d.state.runs) == ("Healthy", 0, "v1", [])
     assert of(back, ScaleReplicaSet) == [ScaleReplicaSet("v1", 10), ScaleReplicaSet("v2", 0)]
-    assert StopAnalysis("v2-1-step1") in back.actions and "RolloutReverted" in reasons(back)
+    assert due(d, 1000) == [] and "RolloutReverted" in reasons(back)
 
 
 def test_reverting_with_router_keeps_canary_pods_until_weight_zero() -> None:
@@ -1162,8 +1172,8 @@ def test_pre_promotion_analysis_blocks_the_switch() -> None:
     d = bg_deployed(autoPromotionSeconds=0, prePromotionAnalysis={"metrics": [metric(count=2)]})
     d.cluster.spec = "v2"
     d.step(10)
-    gate = d.step(11)
-    assert of(gate, StartAnalysis)[0].run == "v2-1-pre"
+    d.step(11)
+    assert running(d) == ["v2-1-pre"] and due(d, 11) == [("v2-1-pre", "error-rate")]
     d.step(12, cmd("promote", "p1"))
     assert d.cluster.active == "v1" and d.state.pending_promotion == "promote"
     feed(d, 70, "v2-1-pre", "successful")
@@ -1201,7 +1211,7 @@ def post_promoted() -> Driver:
     d.step(10)
     promoted = d.step(11)
     assert of(promoted, SwitchActive) == [SwitchActive("v2")]
-    assert of(promoted, StartAnalysis)[0].run == "v2-1-post"
+    assert running(d) == ["v2-1-post"] and due(d, 11) == [("v2-1-post", "error-rate")]
     assert (d.state.phase, d.state.active_revision, d.state.stable_revision, d.state.weight) == (
         "Progressing", "v2", "v1", 100)
     return d
@@ -1300,8 +1310,9 @@ def test_blue_green_promote_full_skips_both_analyses() -> None:
     d.cluster.spec = "v2"
     d.step(10)
     d.step(11)
+    assert running(d) == ["v2-1-pre"]
     full = d.step(12, cmd("promoteFull", "f1"))
-    assert StopAnalysis("v2-1-pre") in full.actions and of(full, StartAnalysis) == []
+    assert d.state.runs == [] and due(d, 1000) == []
     assert of(full, SwitchActive) == [SwitchActive("v2")] and d.state.phase == "Healthy"
 
 
@@ -1314,7 +1325,8 @@ def test_blue_green_retry_after_abort() -> None:
     d.step(71)
     retry = d.step(80, cmd("retry", "r1"))
     assert of(retry, ScaleReplicaSet) == [ScaleReplicaSet("v2", 10)] and d.state.phase == "Progressing"
-    assert of(d.step(81), StartAnalysis)[0].run == "v2-2-pre"
+    d.step(81)
+    assert running(d) == ["v2-2-pre"] and due(d, 81) == [("v2-2-pre", "error-rate")]
 
 
 # ---------------------------------------------------------------------------------------------------------------

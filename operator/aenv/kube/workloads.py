@@ -3,7 +3,6 @@ apply its actions. The decisions are the engine's (rollouts/engine/); this modul
 
 from __future__ import annotations
 
-import logging
 import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -28,8 +27,6 @@ from ..rollouts.traffic import TrafficRouter, WorkloadTraffic, router_for
 from ..rollouts.traffic.base import TrafficRoutingError
 from . import apply, owned
 from .client import api
-
-log = logging.getLogger("aenv.workloads")
 
 # Without a rollout policy a new revision replaces the old one in one step, once its pods are ready.
 DEFAULT_POLICY = Rollout(strategy="canary", canary=Canary(steps=[Step(set_weight=100)]))
@@ -214,8 +211,6 @@ def _act(env: EnvironmentRef, w: Workload, action: engine.Action, template: dict
         written.forget(("apps/v1", "ReplicaSet", env.namespace, name))
     elif isinstance(action, engine.Emit):
         result.events.append(Transition(action.warning, action.reason, f"{w.name}: {action.message}"))
-    else:  # StartAnalysis / StopAnalysis: measurements follow engine.due_measurements
-        log.debug("%s/%s %s: %s", env.key, w.name, type(action).__name__, action)
 
 
 def _template_of(rs: client.V1ReplicaSet | None) -> dict[str, Any] | None:

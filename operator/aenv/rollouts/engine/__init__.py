@@ -9,8 +9,9 @@ failed action in between, the next call starts again from the same state.
 
 Actions come in two kinds. `ScaleReplicaSet`, `SetWeight`, `SwitchActive` and `SwitchPreview` are
 level-triggered: the engine compares the shape it wants with the observed one and asks only for the
-difference, so they repeat until observed and correct drift. `StartAnalysis`, `StopAnalysis`,
-`DeleteReplicaSet` and `Emit` are edge-triggered: each is returned once, at the transition.
+difference, so they repeat until observed and correct drift. `DeleteReplicaSet` and `Emit` are
+edge-triggered: each is returned once, at the transition. Analysis is no action: a run is started or stopped
+in `state.runs`, and `due_measurements(state, policy, now)` tells the operator which metric to measure when.
 
 The state machine (phases are RolloutState.phase):
 
@@ -95,8 +96,6 @@ from .model import (
     RunMeasurement,
     ScaleReplicaSet,
     SetWeight,
-    StartAnalysis,
-    StopAnalysis,
     SwitchActive,
     SwitchPreview,
     Verdict,
@@ -118,8 +117,6 @@ __all__ = [
     "RunMeasurement",
     "ScaleReplicaSet",
     "SetWeight",
-    "StartAnalysis",
-    "StopAnalysis",
     "SwitchActive",
     "SwitchPreview",
     "Verdict",

@@ -10,7 +10,7 @@ from ...api.rollout import Analysis, Metric, Rollout
 from ...api.rollout_state import AnalysisRunState, MetricState, RolloutState, RunKind, RunPhase
 from .arithmetic import parse_duration
 from .context import _clip, _Ctx, _set
-from .model import MeasurementRequest, RunMeasurement, StartAnalysis, StopAnalysis
+from .model import MeasurementRequest, RunMeasurement
 
 
 def _analysis_of(run: AnalysisRunState, policy: Rollout) -> Analysis | None:
@@ -52,7 +52,6 @@ def _measure_run(run: AnalysisRunState, analysis: Analysis, new: list[RunMeasure
     phase, message = _run_verdict(metrics, by_name)
     run = run.model_copy(update={"metrics": metrics, "phase": phase, "message": _clip(message)})
     if not run.running:
-        ctx.actions.append(StopAnalysis(run.name))
         ctx.emit(f"AnalysisRun{phase}", f"analysis run {run.name}: {message}", warning=phase != "Successful")
     return run
 
@@ -110,23 +109,21 @@ def _start_run(s: RolloutState, kind: RunKind, analysis: Analysis, ctx: _Ctx,
     name = f"{(s.desired_revision or 'none')[:24]}-{seq}-{label}"
     run = AnalysisRunState(name=name, kind=kind, step=step_index, started_at=ctx.now,
                            metrics=[MetricState(name=m.name) for m in analysis.metrics])
-    ctx.actions.append(StartAnalysis(name, tuple(analysis.metrics)))
     return _set(s, run_seq=seq, runs=[*s.runs, run])
 
 
-def _stop_runs(s: RolloutState, ctx: _Ctx, why: str, kinds: tuple[RunKind, ...] | None = None) -> RolloutState:
-    """Terminate running runs (of `kinds`, default all): StopAnalysis for each; they stay in `runs`."""
+def _stop_runs(s: RolloutState, why: str, kinds: tuple[RunKind, ...] | None = None) -> RolloutState:
+    """Terminate running runs (of `kinds`, default all): they stay in `runs`, no longer measured."""
     runs = []
     for run in s.runs:
         if run.running and (kinds is None or run.kind in kinds):
-            ctx.actions.append(StopAnalysis(run.name))
             run = run.model_copy(update={"phase": "Terminated", "message": _clip(why)})
         runs.append(run)
     return _set(s, runs=runs)
 
 
-def _drop_runs(s: RolloutState, ctx: _Ctx, why: str, kinds: tuple[RunKind, ...] | None = None) -> RolloutState:
-    s = _stop_runs(s, ctx, why, kinds)
+def _drop_runs(s: RolloutState, why: str, kinds: tuple[RunKind, ...] | None = None) -> RolloutState:
+    s = _stop_runs(s, why, kinds)
     return _set(s, runs=[r for r in s.runs if kinds is not None and r.kind not in kinds])
 
 

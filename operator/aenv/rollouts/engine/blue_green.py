@@ -29,7 +29,7 @@ def _can_fast_rollback(s: RolloutState, want: str, ctx: _Ctx) -> bool:
 
 def _fast_rollback(s: RolloutState, want: str, ctx: _Ctx) -> RolloutState:
     old = s.active_revision
-    s = _drop_runs(s, ctx, f"fast rollback to revision {want}")
+    s = _drop_runs(s, f"fast rollback to revision {want}")
     s = _set(s, stable_revision=want, desired_revision=want, active_revision=want, preview_revision=None,
              preview_ready_at=None, promoted_at=None, pending_promotion=None, aborted=False, abort_reason=None,
              weight=0, phase="Healthy", waiting_since=None, paused_at=None, pause_reason=None,
@@ -50,7 +50,7 @@ def _pre_promotion(s: RolloutState, ctx: _Ctx) -> RolloutState:
     """Preview at full size, then the pre-promotion gate, then auto or manual promotion."""
     promote_now = ctx.take_promote()
     if ctx.take_promote_full():
-        s = _drop_runs(s, ctx, "skipped by promote --full", ("prePromotion",))
+        s = _drop_runs(s, "skipped by promote --full", ("prePromotion",))
         s = _set(s, pending_promotion="full")
     ready = ctx.obs.ready(s.desired_revision)
     if ready < ctx.replicas:
@@ -99,7 +99,7 @@ def _pre_promotion_gate(s: RolloutState, promote_now: bool, ctx: _Ctx) -> tuple[
 
 
 def _promote_blue_green(s: RolloutState, ctx: _Ctx) -> RolloutState:
-    s = _drop_runs(s, ctx, "promoted", ("prePromotion",))
+    s = _drop_runs(s, "promoted", ("prePromotion",))
     s = _set(s, active_revision=s.desired_revision, promoted_at=ctx.now, weight=100, phase="Progressing",
              paused_at=None, pause_reason=None, waiting_since=None,
              message=f"promoted: active Service switched to revision {s.desired_revision}")
@@ -127,7 +127,7 @@ def _post_promotion(s: RolloutState, ctx: _Ctx) -> RolloutState:
 def _complete_blue_green(s: RolloutState, ctx: _Ctx) -> RolloutState:
     old = s.stable_revision
     delay = ctx.blue_green.scale_down_delay_seconds
-    s = _drop_runs(s, ctx, "rollout completed")
+    s = _drop_runs(s, "rollout completed")
     s = _set(s, stable_revision=s.desired_revision, active_revision=s.desired_revision, preview_revision=None,
              preview_ready_at=None, weight=0, phase="Healthy", pending_promotion=None, paused_at=None,
              pause_reason=None, waiting_since=None, scale_down_revision=old,

@@ -18,8 +18,8 @@ def _progress_canary(s: RolloutState, ctx: _Ctx) -> RolloutState:
         ctx.promote_full = False
         ctx.emit("RolloutPromotedFull", f"promoted to the end: skipping steps {s.step + 1}..{len(steps)} and "
                                         "analysis")
-        s = _drop_runs(s, ctx, "skipped by promote --full", ("step",))
-        s = _stop_runs(s, ctx, "skipped by promote --full")
+        s = _drop_runs(s, "skipped by promote --full", ("step",))
+        s = _stop_runs(s, "skipped by promote --full")
         s = _enter(_set(s, pending_promotion="full"), len(steps), ctx)
     s, blocked = _background_gate(s, ctx)
     if blocked:
@@ -30,7 +30,7 @@ def _progress_canary(s: RolloutState, ctx: _Ctx) -> RolloutState:
         s, done = _canary_step(s, steps[s.step], ctx)
         if not done:
             return s
-        s = _drop_runs(s, ctx, "step completed", ("step",))
+        s = _drop_runs(s, "step completed", ("step",))
         s = _enter(s, s.step + 1, ctx)
     return s
 
@@ -195,7 +195,7 @@ def _finish_canary(s: RolloutState, ctx: _Ctx) -> RolloutState:
 
 def _complete_canary(s: RolloutState, ctx: _Ctx) -> RolloutState:
     old = s.stable_revision
-    s = _drop_runs(s, ctx, "rollout completed")
+    s = _drop_runs(s, "rollout completed")
     s = _set(s, stable_revision=s.desired_revision, weight=0, step=len(ctx.steps), phase="Healthy",
              waiting_since=None, paused_at=None, pause_reason=None, pending_promotion=None,
              message=f"revision {s.desired_revision} is stable; revision {old} scaled down")

@@ -27,7 +27,7 @@ class ReplicaSetObservation:
 
 @dataclass(frozen=True)
 class RunMeasurement:
-    """One result of an analysis provider for `metric` of `run` (a run name from StartAnalysis)."""
+    """One result of an analysis provider for `metric` of `run` (a run name from `due_measurements`)."""
 
     run: str
     metric: str
@@ -99,21 +99,6 @@ class SetWeight:
 
 
 @dataclass(frozen=True)
-class StartAnalysis:
-    """Begin measuring `metrics` for run `run`; which metric is due when: `due_measurements`."""
-
-    run: str
-    metrics: tuple[Metric, ...]
-
-
-@dataclass(frozen=True)
-class StopAnalysis:
-    """Run `run` finished or was cancelled: stop measuring it."""
-
-    run: str
-
-
-@dataclass(frozen=True)
 class SwitchActive:
     """Point the blue-green active Service at `revision`."""
 
@@ -143,8 +128,7 @@ class Emit:
     warning: bool = False
 
 
-Action = ScaleReplicaSet | SetWeight | StartAnalysis | StopAnalysis | SwitchActive | SwitchPreview \
-    | DeleteReplicaSet | Emit
+Action = ScaleReplicaSet | SetWeight | SwitchActive | SwitchPreview | DeleteReplicaSet | Emit
 
 
 @dataclass(frozen=True)

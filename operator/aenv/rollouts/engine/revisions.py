@@ -66,7 +66,7 @@ def _first_deployment(s: RolloutState, want: str, ctx: _Ctx) -> RolloutState:
 def _start(s: RolloutState, want: str, ctx: _Ctx) -> RolloutState:
     """Begin the rollout of `want` from the beginning (new revision, retry, strategy change)."""
     old = s.canary_revision
-    s = _drop_runs(s, ctx, f"superseded by the rollout of revision {want}")
+    s = _drop_runs(s, f"superseded by the rollout of revision {want}")
     s = _set(s, desired_revision=want, aborted=False, abort_reason=None, pending_promotion=None, weight=0,
              waiting_since=None, paused_at=None, pause_reason=None, step_started_at=ctx.now)
     if s.strategy == "blueGreen":
@@ -86,7 +86,7 @@ def _revert(s: RolloutState, ctx: _Ctx) -> RolloutState:
     """The stable revision is desired again: back to Healthy at once, no rollout. A routed canary keeps its
     pods (as `retiring`) until the router reports weight 0."""
     old = s.desired_revision
-    s = _drop_runs(s, ctx, f"rollout of {old} cancelled: revision {s.stable_revision} re-applied")
+    s = _drop_runs(s, f"rollout of {old} cancelled: revision {s.stable_revision} re-applied")
     s = _set(s, desired_revision=s.stable_revision)
     s = _set(s, retiring=_retire(s, old, ctx), aborted=False, abort_reason=None, phase="Healthy", weight=0,
              step=len(ctx.steps), waiting_since=None, paused_at=None, pause_reason=None,

@@ -11,7 +11,7 @@ from .context import _Ctx, _set
 def _abort(s: RolloutState, reason: str, message: str, ctx: _Ctx) -> RolloutState:
     """All traffic back to stable; the new revision is scaled down by `_reconcile` (with a router: once the
     router reports weight 0). Failed runs stay in `runs` to show why."""
-    s = _stop_runs(s, ctx, f"rollout aborted: {reason}")
+    s = _stop_runs(s, f"rollout aborted: {reason}")
     s = _set(s, aborted=True, abort_reason=reason, phase="Aborted", weight=0, waiting_since=None,
              paused_at=None, pause_reason=None, pending_promotion=None, message=f"{reason}: {message}")
     if s.strategy == "blueGreen":
