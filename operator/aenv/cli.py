@@ -15,7 +15,10 @@ from pydantic import ValidationError
 def _run(args: argparse.Namespace) -> int:
     import kopf
 
-    from . import handlers  # noqa: F401 - registers the handlers
+    from . import handlers  # registers the handlers
+
+    if args.namespace and not any(set(n) & set("*?[!") for n in args.namespace):
+        handlers.namespaces = list(args.namespace)
 
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

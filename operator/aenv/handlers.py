@@ -23,6 +23,9 @@ RESOURCE = (GROUP, VERSION, PLURAL)
 RESYNC_SECONDS = float(os.environ.get("AENV_RESYNC_SECONDS", "30"))
 
 memories = Memories()  # every environment's memory (memory.py); reconcile and finalize get theirs as an argument
+# The namespaces the operator serves when they are named exactly (`aenv run -n a -n b`): the watches on owned
+# objects then stay inside them. None: cluster-wide (also for patterns such as `team-*`).
+namespaces: list[str] | None = None
 _watcher: owned.Watcher | None = None
 log = logging.getLogger("aenv")
 
@@ -39,7 +42,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [1, 2, 5, 10, 20, 30]
     global _watcher
-    _watcher = owned.Watcher(memories)
+    _watcher = owned.Watcher(memories, namespaces)
     _watcher.start()
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,14 +70,16 @@ def changed(memories: Memories, kind: Kind, obj: Mapping[str, Any], deleted: boo
 
 
 class Watcher:
-    """One thread per kind; `stop()` ends them at their next event or timeout."""
+    """One thread per kind (and per namespace, when the operator serves named namespaces only: it may have no
+    right to list cluster-wide); `stop()` ends them at their next event or timeout."""
 
-    def __init__(self, memories: Memories, kinds: tuple[Kind, ...] = OWNED + ROUTES) -> None:
+    def __init__(self, memories: Memories, namespaces: Sequence[str] | None = None,
+                 kinds: tuple[Kind, ...] = OWNED + ROUTES) -> None:
         self.memories = memories
-        self.kinds = kinds
         self.stopping = threading.Event()
-        self.threads = [threading.Thread(target=self._run, args=(k,), name=f"aenv-watch-{k.kind}", daemon=True)
-                        for k in kinds]
+        scopes: Sequence[str | None] = list(namespaces) if namespaces else [None]
+        self.threads = [threading.Thread(target=self._run, args=(k, ns), name=f"aenv-watch-{k.kind}-{ns or 'all'}",
+                                         daemon=True) for k in kinds for ns in scopes]
 
     def start(self) -> None:
         for t in self.threads:
@@ -87,13 +89,13 @@ class Watcher:
         self.stopping.set()
         _new_route.set()
 
-    def _run(self, kind: Kind) -> None:
+    def _run(self, kind: Kind, namespace: str | None) -> None:
         failures = 0
         while not self.stopping.is_set():
             try:
-                version = self._list(kind)
+                version = self._list(kind, namespace)
                 failures = 0
-                for event_type, obj in self._watch(kind, version):
+                for event_type, obj in self._watch(kind, namespace, version):
                     self._report(kind, obj, event_type == "DELETED")
             except ResourceNotFoundError:
                 self._await_served(kind)
@@ -132,10 +134,10 @@ class Watcher:
     def _selector(self, kind: Kind) -> str | None:
         return MANAGED_SELECTOR if kind.owned else None
 
-    def _list(self, kind: Kind) -> str:
+    def _list(self, kind: Kind, namespace: str | None) -> str:
         """List the kind and judge it against what aenv remembers: whatever changed while no watch ran (at
         start, after a broken watch) is caught here. Returns the version to watch from."""
-        listing = self._resource(kind).get(label_selector=self._selector(kind)).to_dict()
+        listing = self._resource(kind).get(namespace=namespace, label_selector=self._selector(kind)).to_dict()
         seen = set()
         for item in listing.get("items") or []:
             obj = {"apiVersion": kind.api_version, "kind": kind.kind, **item}
@@ -143,16 +145,17 @@ class Watcher:
             self._report(kind, obj, deleted=False)
         if kind.owned:
             for memory in self.memories.all():
-                gone = memory.written.recorded(kind.api_version, kind.kind) - seen
+                gone = {k for k in memory.written.recorded(kind.api_version, kind.kind) - seen
+                        if namespace is None or k[2] == namespace}
                 for key in gone:
                     memory.written.forget(key)
                 if gone:
                     memory.wake()
         return str((listing.get("metadata") or {}).get("resourceVersion", ""))
 
-    def _watch(self, kind: Kind, version: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        stream = self._resource(kind).watch(label_selector=self._selector(kind), resource_version=version,
-                                            timeout=WATCH_SECONDS)
+    def _watch(self, kind: Kind, namespace: str | None, version: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        stream = self._resource(kind).watch(namespace=namespace, label_selector=self._selector(kind),
+                                            resource_version=version, timeout=WATCH_SECONDS)
         for event in stream:
             if self.stopping.is_set():
                 return
