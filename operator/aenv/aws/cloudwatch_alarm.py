@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..api.spec import DeletionPolicy
-from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
+from ..naming import TAG_ENVIRONMENT, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget, Classified
 from .listing import Listing
-from .tagging import tags_by_arn, tags_drifted, tags_or_ask
+from .tagging import release_by_arn, retag_by_arn, tags_by_arn, tags_drifted, tags_or_ask
 
 KIND = "cloudwatch.alarm"
 
@@ -132,16 +132,13 @@ class CloudWatchAlarms(Classified):
             self.cw.put_metric_alarm(**request(desired))  # tags given here would be ignored on an update
             self._describe(desired.name)
         if "tags" in observed.diff:
-            self.cw.untag_resource(ResourceARN=arn, TagKeys=[TAG_RELEASED])
-            self.cw.tag_resource(ResourceARN=arn, Tags=[{"Key": k, "Value": v} for k, v in desired.tags.items()])
-            self.tags.put(arn, retagged(observed.diff["tags"][0], desired.tags))
+            retag_by_arn(self.cw, "ResourceARN", arn, self.tags, observed.diff["tags"][0], desired.tags)
         return self.observe(desired)
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         arn = observed.outputs["arn"]
         if policy == "Retain":
-            self.cw.tag_resource(ResourceARN=arn, Tags=[{"Key": TAG_RELEASED, "Value": "true"}])
-            self.tags.forget(arn)
+            release_by_arn(self.cw, "ResourceARN", arn, self.tags)
         else:  # Snapshot: an alarm holds no data to keep
             self.cw.delete_alarms(AlarmNames=[desired.name])
             self.alarms.forget(desired.name)

@@ -16,7 +16,7 @@ from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget, Classified
 from .errors import AwsError, TransientError
-from .listing import Listing
+from .listing import Listing, aenv_items
 from .stores import TAG_SECRET_VERSION, Busy, call_unless_busy, final_snapshot_name, same_key, version_change
 from .tagging import tags_by_arn, tags_drifted, tags_or_ask
 
@@ -107,12 +107,7 @@ class ElastiCacheReplicationGroups(Classified):
                                 "elasticache:replicationgroup")
 
     def _list_groups(self) -> dict[str, dict[str, Any]]:
-        out = {}
-        for page in self.elasticache.get_paginator("describe_replication_groups").paginate():
-            for group in page.get("ReplicationGroups", []):
-                if group["ReplicationGroupId"].startswith("aenv-"):
-                    out[group["ReplicationGroupId"]] = group
-        return out
+        return aenv_items(self.elasticache, "describe_replication_groups", "ReplicationGroups", "ReplicationGroupId")
 
     def _list_members(self) -> dict[str, dict[str, Any]]:
         """One member cluster per group: they share engine version, subnet group and security groups."""

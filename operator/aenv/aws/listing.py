@@ -10,10 +10,15 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Collection
+from typing import Any, Generic, TypeVar
+
+from botocore.exceptions import ClientError
+
+from .errors import error_code
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # Drift is corrected within two intervals at worst: one for the listing to age, one for the resync.
 ERROR_SECONDS = 5.0
@@ -46,6 +51,20 @@ class Listing(Generic[T]):
                 raise self._error
             return self._items.get(name)
 
+    def read(self, name: str, read: Callable[[T], R], gone: Collection[str]) -> tuple[T, R] | None:
+        """The listed item `name` and what `read` returns for it now (what the listing does not hold); None when it
+        is not listed, or is gone since the listing (`read` failed with an error code in `gone`): then forgotten."""
+        item = self.get(name)
+        if item is None:
+            return None
+        try:
+            return item, read(item)
+        except ClientError as e:
+            if error_code(e) not in gone:
+                raise
+            self.forget(name)
+            return None
+
     def put(self, name: str, item: T) -> None:
         """Record what a write returned, so the next observe sees it without a new describe."""
         with self._lock:
@@ -61,3 +80,14 @@ class Listing(Generic[T]):
         with self._lock:
             self._at = float("-inf")
             self._error = None
+
+
+def aenv_items(client: Any, operation: str, key: str, name: str) -> dict[str, dict[str, Any]]:
+    """aenv's resources (named aenv-...) by name, from every page of a paginated describe: `operation` names the
+    paginator, `key` the list in each page, `name` the name field of an item."""
+    out = {}
+    for page in client.get_paginator(operation).paginate():
+        for item in page.get(key, []):
+            if item[name].startswith("aenv-"):
+                out[item[name]] = item
+    return out

@@ -16,7 +16,7 @@ from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget, Classified
 from .errors import AwsError
-from .listing import Listing
+from .listing import Listing, aenv_items
 from .stores import TAG_SECRET_VERSION, Busy, call_unless_busy, final_snapshot_name, same_key, version_change
 from .tagging import tags_drifted
 
@@ -92,12 +92,7 @@ class RdsDbInstances(Classified):
         self.instances: Listing[dict[str, Any]] = Listing(self._list)
 
     def _list(self) -> dict[str, dict[str, Any]]:
-        out = {}
-        for page in self.rds.get_paginator("describe_db_instances").paginate():
-            for instance in page.get("DBInstances", []):
-                if instance["DBInstanceIdentifier"].startswith("aenv-"):
-                    out[instance["DBInstanceIdentifier"]] = instance
-        return out
+        return aenv_items(self.rds, "describe_db_instances", "DBInstances", "DBInstanceIdentifier")
 
     def _call(self, method: str, **kwargs: Any) -> Any:
         return call_unless_busy(self.rds, _BUSY, method, **kwargs)

@@ -12,12 +12,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..api.spec import DeletionPolicy
-from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
+from ..naming import TAG_ENVIRONMENT, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget, Classified
 from .listing import Listing
-from .tagging import tags_by_arn, tags_drifted, tags_or_ask
+from .sns_topic import delete_topic, list_topics, topic_tags
+from .tagging import retag_by_arn, tags_by_arn, tags_drifted
 
 KIND = "sns.alarm_topic"
 PENDING = "PendingConfirmation"
@@ -29,18 +30,9 @@ class SnsAlarmTopics(Classified):
 
     def __init__(self, target: AwsTarget) -> None:
         self.sns = session.client("sns", target.region, target.endpoint)
-        self.topics = Listing(self._list_topics)
+        self.topics = Listing(lambda: list_topics(self.sns))
         self.subscriptions = Listing(self._list_subscriptions)
         self.tags = tags_by_arn(session.client("resourcegroupstaggingapi", target.region, target.endpoint), "sns")
-
-    def _list_topics(self) -> dict[str, str]:
-        out = {}
-        for page in self.sns.get_paginator("list_topics").paginate():
-            for topic in page.get("Topics", []):
-                name = topic["TopicArn"].rsplit(":", 1)[-1]
-                if name.startswith("aenv-"):
-                    out[name] = topic["TopicArn"]
-        return out
 
     def _list_subscriptions(self) -> dict[str, list[tuple[str, str]]]:
         """Topic ARN -> (email, subscription ARN or PendingConfirmation) of its email subscriptions."""
@@ -51,17 +43,14 @@ class SnsAlarmTopics(Classified):
                     out.setdefault(sub["TopicArn"], []).append((sub["Endpoint"], sub["SubscriptionArn"]))
         return out
 
-    def _get(self, listing: Listing[Any], name: str) -> Any:
-        return listing.get(name)
-
     def observe(self, desired: Desired) -> Observation:
-        arn = self._get(self.topics, desired.name)
+        arn = self.topics.get(desired.name)
         if arn is None:
             return Observation.absent()
-        tags = self._tags(arn)
+        tags = topic_tags(self.sns, self.tags, arn)
         diff: dict[str, tuple[Any, Any]] = {}
         if desired.params:  # a lookup-only desired (deleting) has no parameters to compare
-            subs = self._get(self.subscriptions, arn) or []
+            subs = self.subscriptions.get(arn) or []
             have, want = {email for email, _ in subs}, set(desired.params["emails"])
             removable = {email for email, sub in subs if email not in want and sub != PENDING}
             if want - have or removable:
@@ -72,10 +61,6 @@ class SnsAlarmTopics(Classified):
             exists=True, ready=True, up_to_date=not diff, diff=diff, outputs={"arn": arn}, state="available",
             owner=tags.get(TAG_UID), owner_environment=tags.get(TAG_ENVIRONMENT),
         )
-
-    def _tags(self, arn: str) -> dict[str, str]:
-        return tags_or_ask(self.tags, arn, lambda: {
-            t["Key"]: t["Value"] for t in self.sns.list_tags_for_resource(ResourceArn=arn).get("Tags", [])})
 
     def create(self, desired: Desired) -> Observation:
         try:
@@ -99,7 +84,7 @@ class SnsAlarmTopics(Classified):
     def update(self, desired: Desired, observed: Observation) -> Observation:
         arn = observed.outputs["arn"]
         if "subscriptions" in observed.diff:
-            subs = self._get(self.subscriptions, arn) or []
+            subs = self.subscriptions.get(arn) or []
             want = set(desired.params["emails"])
             for email in sorted(want - {email for email, _ in subs}):
                 self.sns.subscribe(TopicArn=arn, Protocol="email", Endpoint=email)
@@ -108,17 +93,8 @@ class SnsAlarmTopics(Classified):
                     self.sns.unsubscribe(SubscriptionArn=sub)
             self.subscriptions.expire()
         if "tags" in observed.diff:
-            self.sns.untag_resource(ResourceArn=arn, TagKeys=[TAG_RELEASED])
-            self.sns.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in desired.tags.items()])
-            self.tags.put(arn, retagged(observed.diff["tags"][0], desired.tags))
+            retag_by_arn(self.sns, "ResourceArn", arn, self.tags, observed.diff["tags"][0], desired.tags)
         return self.observe(desired)
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
-        arn = observed.outputs["arn"]
-        if policy == "Retain":
-            self.sns.tag_resource(ResourceArn=arn, Tags=[{"Key": TAG_RELEASED, "Value": "true"}])
-            self.tags.forget(arn)
-        else:  # Snapshot: a topic holds no data at rest; deleting it deletes its subscriptions
-            self.sns.delete_topic(TopicArn=arn)
-            self.topics.forget(desired.name)
-            self.tags.forget(arn)
+        delete_topic(self.sns, self.topics, self.tags, desired.name, observed.outputs["arn"], policy)

@@ -18,7 +18,7 @@ from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget, Classified
 from .listing import Listing
-from .sns_topic import topic_tags
+from .sns_topic import already_exists, topic_tags
 from .tagging import tags_by_arn
 
 KIND = "sns.subscription"
@@ -54,18 +54,13 @@ class SnsSubscriptions(Classified):
         return out
 
     def observe(self, desired: Desired) -> Observation:
-        try:
-            found = self.subscriptions.get(desired.name)
-            if found is None:
-                return Observation.absent()
-            # Never "PendingConfirmation": only cross-account subscriptions wait for one, and aenv's queues are local.
-            arn = found["SubscriptionArn"]
-            attrs = self.sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") == "NotFound":  # unsubscribed since the listing
-                self.subscriptions.forget(desired.name)
-                return Observation.absent()
-            raise
+        # Never "PendingConfirmation": only cross-account subscriptions wait for one, and aenv's queues are local.
+        listed = self.subscriptions.read(desired.name, gone={"NotFound"}, read=lambda found: (
+            self.sns.get_subscription_attributes(SubscriptionArn=found["SubscriptionArn"])["Attributes"]))
+        if listed is None:
+            return Observation.absent()
+        found, attrs = listed
+        arn = found["SubscriptionArn"]
         tags = topic_tags(self.sns, self.tags, found["TopicArn"])
         diff: dict[str, tuple[Any, Any]] = {}
         if desired.params:
@@ -86,10 +81,7 @@ class SnsSubscriptions(Classified):
                 Attributes={"RawMessageDelivery": _flag(p["raw_message_delivery"])},
             )["SubscriptionArn"]
         except ClientError as e:
-            # Subscribe returns the existing subscription when nothing differs; with other attributes AWS says
-            # InvalidParameter "... already exists ...": observe it, and update() sets the attributes.
-            error = e.response.get("Error", {})
-            if error.get("Code") != "InvalidParameter" or "already exists" not in error.get("Message", ""):
+            if not already_exists(e):  # then update() sets the attributes
                 raise
             self.subscriptions.expire()
         else:

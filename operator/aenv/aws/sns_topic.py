@@ -7,15 +7,46 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..api.spec import DeletionPolicy
-from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, retagged
+from ..naming import TAG_ENVIRONMENT, TAG_UID
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget, Classified
+from .errors import error_code
 from .listing import Listing
-from .tagging import tags_by_arn, tags_drifted, tags_or_ask
+from .tagging import release_by_arn, retag_by_arn, tags_by_arn, tags_drifted, tags_or_ask
 
 KIND = "sns.topic"
 FIFO = ".fifo"
+
+
+def list_topics(sns: Any) -> dict[str, str]:
+    """aenv's topics (named aenv-...): name -> ARN."""
+    out = {}
+    for page in sns.get_paginator("list_topics").paginate():
+        for topic in page.get("Topics", []):
+            name = topic["TopicArn"].rsplit(":", 1)[-1]
+            if name.startswith("aenv-"):
+                out[name] = topic["TopicArn"]
+    return out
+
+
+def already_exists(error: ClientError) -> bool:
+    """CreateTopic and Subscribe return what exists when nothing differs; with other attributes or tags AWS says
+    InvalidParameter "... already exists ...": someone made it since the listing, so observe what is there."""
+    return error_code(error) == "InvalidParameter" and "already exists" in error.response.get("Error", {}).get(
+        "Message", "")
+
+
+def delete_topic(sns: Any, topics: Listing[str], tags: Listing[dict[str, str]], name: str, arn: str,
+                 policy: DeletionPolicy) -> None:
+    """Retain: the topic stays, tagged released. Otherwise it goes with its subscriptions (Snapshot too: a topic
+    holds no data at rest)."""
+    if policy == "Retain":
+        release_by_arn(sns, "ResourceArn", arn, tags)
+    else:
+        sns.delete_topic(TopicArn=arn)
+        topics.forget(name)
+        tags.forget(arn)
 
 
 def topic_tags(sns: Any, tags: Listing[dict[str, str]], arn: str) -> dict[str, str]:
@@ -30,37 +61,22 @@ class SnsTopics(Classified):
 
     def __init__(self, target: AwsTarget) -> None:
         self.sns = session.client("sns", target.region, target.endpoint)
-        self.arns = Listing(self._list_arns)
+        self.arns = Listing(lambda: list_topics(self.sns))
         self.tags = tags_by_arn(session.client("resourcegroupstaggingapi", target.region, target.endpoint), "sns")
-
-    def _list_arns(self) -> dict[str, str]:
-        out = {}
-        for page in self.sns.get_paginator("list_topics").paginate():
-            for topic in page.get("Topics", []):
-                name = topic["TopicArn"].rsplit(":", 1)[-1]
-                if name.startswith("aenv-"):
-                    out[name] = topic["TopicArn"]
-        return out
 
     def observe(self, desired: Desired) -> Observation:
         name = desired.name
         immutable: tuple[str, ...] = ()
-        try:
-            arn = self.arns.get(name)
-            if arn is None and desired.params:
-                # The same logical topic with fifo flipped has the other name: a FIFO topic cannot become a standard
-                # one (nor back), so report that instead of creating a second topic next to the first.
-                twin = name.removesuffix(FIFO) if name.endswith(FIFO) else name + FIFO
-                arn = self.arns.get(twin)
-                name, immutable = twin, ("fifo",)
-            if arn is None:
-                return Observation.absent()
-            attrs = self.sns.get_topic_attributes(TopicArn=arn)["Attributes"]
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") == "NotFound":  # deleted since the listing
-                self.arns.forget(name)
-                return Observation.absent()
-            raise
+        if self.arns.get(name) is None and desired.params:
+            # The same logical topic with fifo flipped has the other name: a FIFO topic cannot become a standard
+            # one (nor back), so report that instead of creating a second topic next to the first.
+            name = name.removesuffix(FIFO) if name.endswith(FIFO) else name + FIFO
+            immutable = ("fifo",)
+        listed = self.arns.read(name, lambda arn: self.sns.get_topic_attributes(TopicArn=arn)["Attributes"],
+                                gone={"NotFound"})
+        if listed is None:
+            return Observation.absent()
+        arn, attrs = listed
         tags = topic_tags(self.sns, self.tags, arn)
         diff: dict[str, tuple[Any, Any]] = {}
         if desired.params and not immutable:
@@ -82,10 +98,7 @@ class SnsTopics(Classified):
             arn = self.sns.create_topic(Name=desired.name, Attributes=attrs,
                                         Tags=[{"Key": k, "Value": v} for k, v in desired.tags.items()])["TopicArn"]
         except ClientError as e:
-            # CreateTopic returns the existing topic when nothing differs; with other attributes or tags AWS says
-            # InvalidParameter "... already exists ...": someone made it since the listing, so observe what is there.
-            error = e.response.get("Error", {})
-            if error.get("Code") != "InvalidParameter" or "already exists" not in error.get("Message", ""):
+            if not already_exists(e):
                 raise
             self.arns.expire()
         else:
@@ -98,16 +111,8 @@ class SnsTopics(Classified):
             self.sns.set_topic_attributes(TopicArn=arn, AttributeName="KmsMasterKeyId",
                        AttributeValue=desired.params["kms_key_id"])
         if "tags" in observed.diff:
-            self.sns.untag_resource(ResourceArn=arn, TagKeys=[TAG_RELEASED])
-            self.sns.tag_resource(ResourceArn=arn, Tags=[{"Key": k, "Value": v} for k, v in desired.tags.items()])
-            self.tags.put(arn, retagged(observed.diff["tags"][0], desired.tags))
+            retag_by_arn(self.sns, "ResourceArn", arn, self.tags, observed.diff["tags"][0], desired.tags)
         return self.observe(desired)
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
-        arn = observed.outputs["arn"]
-        if policy == "Retain":
-            self.sns.tag_resource(ResourceArn=arn, Tags=[{"Key": TAG_RELEASED, "Value": "true"}])
-            self.tags.forget(arn)
-        else:  # Snapshot: a topic keeps no data at rest, nothing to snapshot. Its subscriptions go with it.
-            self.sns.delete_topic(TopicArn=arn)
-            self.arns.forget(desired.name)
+        delete_topic(self.sns, self.arns, self.tags, desired.name, observed.outputs["arn"], policy)

@@ -62,16 +62,11 @@ class SqsQueues(Classified):
         return out
 
     def observe(self, desired: Desired) -> Observation:
-        try:
-            url = self.urls.get(desired.name)
-            if url is None:
-                return Observation.absent()
-            attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") in _MISSING:  # deleted since the listing
-                self.urls.forget(desired.name)
-                return Observation.absent()
-            raise
+        listed = self.urls.read(desired.name, gone=_MISSING, read=lambda url: self.sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["All"])["Attributes"])
+        if listed is None:
+            return Observation.absent()
+        url, attrs = listed
         tags = self._tags(url, attrs["QueueArn"])
         diff: dict[str, tuple[Any, Any]] = {}
         immutable: tuple[str, ...] = ()

@@ -14,7 +14,7 @@ from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget, Classified
 from .errors import TransientError, error_code
-from .listing import Listing
+from .listing import Listing, aenv_items
 from .tagging import tag_list, tags_by_arn, tags_drifted, tags_or_ask
 from .vpc import Network
 
@@ -52,12 +52,8 @@ class SubnetGroups(Classified):
         return str(group[f"{self.SERVICE.group}Name"])
 
     def _list_groups(self) -> dict[str, dict[str, Any]]:
-        out = {}
-        for page in self.client.get_paginator(f"describe_{self.SERVICE.noun}s").paginate():
-            for group in page.get(f"{self.SERVICE.group}s", []):
-                if self._name(group).startswith("aenv-"):
-                    out[self._name(group)] = group
-        return out
+        s = self.SERVICE
+        return aenv_items(self.client, f"describe_{s.noun}s", f"{s.group}s", f"{s.group}Name")
 
     def observe(self, desired: Desired) -> Observation:
         placement = self.network.placement(desired)  # checked whether or not the group exists yet

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..naming import TAG_ENVIRONMENT, TAG_RELEASED
+from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, retagged
 from .listing import Listing
 
 
@@ -44,3 +44,18 @@ def tags_drifted(tags: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
 def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     """Tags in the Key/Value list form most services take."""
     return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def retag_by_arn(client: Any, arn_field: str, arn: str, tags: Listing[dict[str, str]], before: Mapping[str, str],
+                 wanted: Mapping[str, str]) -> None:
+    """Retag a resource of a service that tags by ARN with TagResource/UntagResource (SNS: arn_field
+    "ResourceArn", CloudWatch: "ResourceARN"): off with the released mark, on with the wanted tags, and remember."""
+    client.untag_resource(**{arn_field: arn}, TagKeys=[TAG_RELEASED])
+    client.tag_resource(**{arn_field: arn}, Tags=tag_list(wanted))
+    tags.put(arn, retagged(before, wanted))
+
+
+def release_by_arn(client: Any, arn_field: str, arn: str, tags: Listing[dict[str, str]]) -> None:
+    """Mark a retained resource released (aenv no longer manages it), likewise by ARN, and forget its tags."""
+    client.tag_resource(**{arn_field: arn}, Tags=tag_list({TAG_RELEASED: "true"}))
+    tags.forget(arn)
