@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
+from aenv import aws
 from aenv.api import EnvironmentSpec, effective
 from aenv.api.spec import DeletionPolicy
 from aenv.aws import session
@@ -342,6 +343,21 @@ def test_the_network_is_listed_once_per_interval_for_every_placement(target: Aws
     finally:
         events.unregister("before-call.ec2", unique_id="test-network-calls")
     assert sorted(calls) == ["DescribeSubnets", "DescribeVpcs"]
+
+
+def test_the_registry_s_network_clients_list_the_network_once_between_them(target: AwsTarget) -> None:
+    desired = planned()
+    registry = aws.registry()  # as the operator's, made fresh: its listing is of this test's account
+    calls: list[str] = []
+    events = session.client("ec2", target.region, target.endpoint).meta.events
+    events.register("before-call.ec2", lambda model, **_: calls.append(model.name), unique_id="test-network-calls")
+    try:
+        for make, key in NETWORK_CLIENTS:
+            kind = desired[key].kind
+            assert not registry.get(kind, target).observe(desired[key]).exists, make.__name__
+    finally:
+        events.unregister("before-call.ec2", unique_id="test-network-calls")
+    assert sorted(c for c in calls if c in ("DescribeSubnets", "DescribeVpcs")) == ["DescribeSubnets", "DescribeVpcs"]
 
 
 # --- subnet groups -----------------------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """Mode boto3: one module per AWS component, each behind the interface in component.py."""
 
+import functools
+from collections.abc import Callable
+
 from . import (
     apigatewayv2_api,
     apigatewayv2_domain_name,
@@ -21,27 +24,41 @@ from . import (
     sqs_queue_policy,
 )
 from .component import AwsTarget, ClientFactory, Registry, ResourceClient
+from .vpc import Network
 
-# kind -> client. A kind missing here is a component aenv cannot yet build in this mode.
-CLIENTS = Registry({
-    ec2_security_group.KIND: ec2_security_group.SecurityGroups,
-    elasticache_subnet_group.KIND: elasticache_subnet_group.CacheSubnetGroups,
-    rds_subnet_group.KIND: rds_subnet_group.DbSubnetGroups,
-    kms_key.KIND: kms_key.KmsKeys,
-    secretsmanager_secret.KIND: secretsmanager_secret.SecretsManagerSecrets,
-    elasticache_replication_group.KIND: elasticache_replication_group.ElastiCacheReplicationGroups,
-    rds_db_instance.KIND: rds_db_instance.RdsDbInstances,
-    sqs_queue.KIND: sqs_queue.SqsQueues,
-    sns_topic.KIND: sns_topic.SnsTopics,
-    sqs_queue_policy.KIND: sqs_queue_policy.SqsQueuePolicies,
-    sns_subscription.KIND: sns_subscription.SnsSubscriptions,
-    apigatewayv2_api.KIND: apigatewayv2_api.WebSocketApis,
-    apigatewayv2_stage.KIND: apigatewayv2_stage.WebSocketStages,
-    apigatewayv2_domain_name.KIND: apigatewayv2_domain_name.ApiDomainNames,
-    sns_alarm_topic.KIND: sns_alarm_topic.SnsAlarmTopics,
-    cloudwatch_alarm.KIND: cloudwatch_alarm.CloudWatchAlarms,
-    cloudwatch_dashboard.KIND: cloudwatch_dashboard.CloudWatchDashboards,
-    iam_role.KIND: iam_role.IamRoles,
-})
 
-__all__ = ["CLIENTS", "AwsTarget", "ClientFactory", "Registry", "ResourceClient"]
+def registry() -> Registry:
+    """Mode boto3's clients by kind. A kind missing here is a component aenv cannot yet build in this mode.
+
+    The clients that place resources in the network (security groups, subnet groups) share one listing of it
+    per target, which lives as long as the registry; a client made on its own lists the network itself."""
+    network = functools.cache(Network.of)
+
+    def placed(make: Callable[[AwsTarget, Network], ResourceClient]) -> ClientFactory:
+        return lambda target: make(target, network(target))
+
+    return Registry({
+        ec2_security_group.KIND: placed(ec2_security_group.SecurityGroups),
+        elasticache_subnet_group.KIND: placed(elasticache_subnet_group.CacheSubnetGroups),
+        rds_subnet_group.KIND: placed(rds_subnet_group.DbSubnetGroups),
+        kms_key.KIND: kms_key.KmsKeys,
+        secretsmanager_secret.KIND: secretsmanager_secret.SecretsManagerSecrets,
+        elasticache_replication_group.KIND: elasticache_replication_group.ElastiCacheReplicationGroups,
+        rds_db_instance.KIND: rds_db_instance.RdsDbInstances,
+        sqs_queue.KIND: sqs_queue.SqsQueues,
+        sns_topic.KIND: sns_topic.SnsTopics,
+        sqs_queue_policy.KIND: sqs_queue_policy.SqsQueuePolicies,
+        sns_subscription.KIND: sns_subscription.SnsSubscriptions,
+        apigatewayv2_api.KIND: apigatewayv2_api.WebSocketApis,
+        apigatewayv2_stage.KIND: apigatewayv2_stage.WebSocketStages,
+        apigatewayv2_domain_name.KIND: apigatewayv2_domain_name.ApiDomainNames,
+        sns_alarm_topic.KIND: sns_alarm_topic.SnsAlarmTopics,
+        cloudwatch_alarm.KIND: cloudwatch_alarm.CloudWatchAlarms,
+        cloudwatch_dashboard.KIND: cloudwatch_dashboard.CloudWatchDashboards,
+        iam_role.KIND: iam_role.IamRoles,
+    })
+
+
+CLIENTS = registry()
+
+__all__ = ["CLIENTS", "AwsTarget", "ClientFactory", "Registry", "ResourceClient", "registry"]

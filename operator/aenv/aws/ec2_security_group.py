@@ -66,9 +66,10 @@ class SecurityGroups(Classified):
     """Every aenv security group of the region, rules included, from one paginated describe per interval:
     drift in the rules costs no extra call."""
 
-    def __init__(self, target: AwsTarget) -> None:
+    def __init__(self, target: AwsTarget, network: Network | None = None) -> None:
+        """network: the target's, shared with other clients (the registry's); by default one of its own."""
         self.ec2 = session.client("ec2", target.region, target.endpoint)
-        self.network = Network.of(target)
+        self.network = network if network is not None else Network.of(target)
         self.groups = Listing(self._list_groups)  # name -> groups of that name (one per VPC)
 
     def _list_groups(self) -> dict[str, list[dict[str, Any]]]:

@@ -41,9 +41,10 @@ class SubnetGroups(Classified):
 
     SERVICE: SubnetGroupService
 
-    def __init__(self, target: AwsTarget) -> None:
+    def __init__(self, target: AwsTarget, network: Network | None = None) -> None:
+        """network: the target's, shared with other clients (the registry's); by default one of its own."""
         self.client = session.client(self.SERVICE.service, target.region, target.endpoint)
-        self.network = Network.of(target)
+        self.network = network if network is not None else Network.of(target)
         self.groups = Listing(self._list_groups)
         tagging = session.client("resourcegroupstaggingapi", target.region, target.endpoint)
         self.tags = tags_by_arn(tagging, self.SERVICE.tagging_type)
