@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from . import aws
+from . import ack, aws
 from .api import EnvironmentSpec, EnvironmentStatus, effective
 from .api.spec import DeletionPolicy
 from .api.status import ManagedResource, QueueStatus
@@ -29,8 +29,8 @@ from .plan.actions import decide
 from .plan.environment import BY_NAME, desired_resources, requested
 from .plan.types import Desired, Observation
 
-# Clients per aws.mode. ACK mode writes ACK resources; none is implemented yet.
-MODES: dict[str, Registry] = {"boto3": aws.CLIENTS, "ack": Registry({})}
+# Clients per aws.mode. ACK mode writes ACK resources (a kind missing from ack.CLIENTS is not built yet).
+MODES: dict[str, Registry] = {"boto3": aws.CLIENTS, "ack": ack.CLIENTS}
 
 PROGRESS_RETRY_SECONDS = 10.0
 T = TypeVar("T")
