@@ -32,9 +32,12 @@ integration: setup
 lint: setup
 	@$(PY) -m ruff check operator tests benchmarks
 	@$(PY) -m mypy
+	@$$(cat $(AENV_CACHE)/helm-bin)/helm lint --strict --quiet charts/aenv
+	@$$(cat $(AENV_CACHE)/helm-bin)/helm template aenv charts/aenv > /dev/null
+	@$$(cat $(AENV_CACHE)/helm-bin)/helm template aenv charts/aenv --set 'watchNamespaces={team-a}' > /dev/null
 
 crd: setup ## regenerate the CRD from the pydantic models
-	@$(AENV) crd -o crds/analyticsenvironments.aenv.dev.yaml
+	@$(AENV) crd -o crds/analyticsenvironments.aenv.dev.yaml -o charts/aenv/crds/analyticsenvironments.aenv.dev.yaml
 
 lock: ## re-resolve requirements.lock from pyproject.toml
 	@rm -rf /tmp/aenv-lock && python3 -m venv /tmp/aenv-lock && /tmp/aenv-lock/bin/pip install -q '.[test,dev]' \

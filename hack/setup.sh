@@ -9,8 +9,9 @@ cache="${AENV_CACHE:-$HOME/.cache/aenv}"
 mkdir -p "$cache"
 log() { echo "setup: $*" >&2; }
 
-# Debian packages the local environment and the tests use (Prometheus: the analysis provider's real server).
-apt_packages=(ca-certificates procps git make prometheus)
+# Debian packages the local environment and the tests use (Prometheus: the analysis provider's real server;
+# Lua: runs the chart's ArgoCD health check).
+apt_packages=(ca-certificates procps git make prometheus lua5.4)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -45,4 +46,5 @@ fi
 bash "$here/build-control-plane.sh" > "$cache/control-plane-bin"
 # The ACK controllers and their CRDs: built once per pin (hack/ack-versions.env) from $AENV_ACK_SOURCES or a clone.
 bash "$here/build-ack-controllers.sh" > "$cache/ack-bin"
+bash "$here/build-helm.sh" > "$cache/helm-bin"  # helm: `make lint` and the chart's tests
 log "ready: python $venv, control plane $(cat "$cache/control-plane-bin"), ACK controllers $(cat "$cache/ack-bin")"

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import logging
+import os
+import signal
+import socket
 import sys
+import threading
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from . import leader
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -26,18 +37,76 @@ def _run(args: argparse.Namespace) -> int:
         from .metrics import serve
 
         serve(args.metrics_port, args.metrics_address)
-    kopf.run(clusterwide=not args.namespace, namespaces=args.namespace or (), standalone=True,
-             liveness_endpoint=args.liveness)
-    return 0
+    # kopf waits on a thread-based stop flag in an executor thread that outlives a stop by signal: an asyncio
+    # Event on kopf's own loop, set from the Lease thread through the loop, leaves nothing behind.
+    loop = asyncio.new_event_loop()
+    stop, ready = asyncio.Event(), threading.Event()
+    elector = _elector(args) if args.leader_elect else None
+    if args.health_port:
+        from . import health
+
+        health.serve(args.health_address, args.health_port,
+                     live=lambda: elector is None or elector.healthy(),
+                     ready=lambda: ready.is_set() if elector is None or elector.leading.is_set() else elector.healthy())
+    if elector is not None:
+        standby_stop = threading.Event()
+        with _stop_on_signals(standby_stop):  # a standby ends on SIGTERM; kopf handles the signals once it runs
+            if not elector.acquire(standby_stop):
+                return 0
+        elector.keep(on_lost=lambda: _step_down(loop, stop, elector.timing))
+
+        @kopf.on.cleanup(id="end-stop-flag")
+        async def end_stop_flag(**_: object) -> None:
+            stop.set()  # stopped by a signal: kopf would wait 5 s for its waiter on this flag before exiting
+    try:
+        kopf.run(loop=loop, clusterwide=not args.namespace, namespaces=args.namespace or (), standalone=True,
+                 liveness_endpoint=args.liveness, stop_flag=stop if elector is not None else None,
+                 ready_flag=ready)
+    finally:
+        loop.close()
+        if elector is not None:
+            elector.release()
+    return 1 if elector is not None and elector.lost.is_set() else 0
+
+
+def _elector(args: argparse.Namespace) -> leader.Elector:
+    from . import leader
+    from .kube.client import api
+
+    namespace = args.lease_namespace or _own_namespace()
+    identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+    timing = leader.Timing(args.lease_duration, args.lease_renew, min(1.0, args.lease_renew))
+    return leader.Elector(api(), namespace, args.lease_name, identity, timing)
+
+
+def _own_namespace() -> str:
+    path = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+    return path.read_text().strip() if path.exists() else "default"
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _step_down(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, timing: leader.Timing) -> None:
+    """The Lease is lost: stop kopf, and exit outright if it is still running when a standby could take over."""
+    loop.call_soon_threadsafe(stop.set)
+    threading.Timer(max(0.5, timing.duration - timing.deadline - 0.5), os._exit, args=(1,)).start()
 
 
 def _crd(args: argparse.Namespace) -> int:
     from .api import crd
 
     text = crd.render()
-    if args.output:
-        Path(args.output).write_text(text)
-    else:
+    for output in args.output or ():
+        Path(output).write_text(text)
+    if not args.output:
         sys.stdout.write(text)
     return 0
 
@@ -116,11 +185,20 @@ def parser(prog: str = "aenv") -> argparse.ArgumentParser:
     run.add_argument("--liveness", default=None, help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus metrics on this port")
     run.add_argument("--metrics-address", default="127.0.0.1", help="address for the metrics server")
+    run.add_argument("--health-port", type=int, default=0, help="serve /healthz and /readyz on this port")
+    run.add_argument("--health-address", default="127.0.0.1", help="address for /healthz and /readyz")
+    run.add_argument("--leader-elect", action="store_true",
+                     help="reconcile only while holding a coordination.k8s.io Lease (several replicas)")
+    run.add_argument("--lease-name", default="aenv", help="the Lease's name (default: aenv)")
+    run.add_argument("--lease-namespace", help="the Lease's namespace (default: the pod's own)")
+    run.add_argument("--lease-duration", type=float, default=10.0,
+                     help="seconds after the last renewal when a standby takes the Lease over (default: 10)")
+    run.add_argument("--lease-renew", type=float, default=2.0, help="seconds between renewals (default: 2)")
     run.add_argument("-v", "--verbose", action="store_true")
     run.set_defaults(func=_run)
 
     crd = sub.add_parser("crd", help="print the CustomResourceDefinition generated from the models")
-    crd.add_argument("-o", "--output", help="write to this file instead of stdout")
+    crd.add_argument("-o", "--output", action="append", help="write to this file instead of stdout (repeatable)")
     crd.set_defaults(func=_crd)
 
     plan = sub.add_parser("plan", help="what applying an environment file would create, change or delete; "

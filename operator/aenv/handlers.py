@@ -41,6 +41,8 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.execution.max_workers = int(os.environ.get("AENV_WORKERS", "16"))
     settings.watching.server_timeout = 300
     settings.networking.error_backoffs = [1, 2, 5, 10, 20, 30]
+    # Named namespaces: serve exactly those, without listing namespaces or CRDs (cluster-scoped rights).
+    settings.scanning.disabled = namespaces is not None
     global _watcher
     _watcher = owned.Watcher(memories, namespaces)
     _watcher.start()

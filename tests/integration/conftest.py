@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,16 +65,18 @@ class Operator:
     """`aenv run` in its own process; stop() and start() simulate a crash and a restart."""
 
     def __init__(self, state: Path, kubeconfig: Path, emulator: AwsEmulator, prefix: str = NAMESPACE_PREFIX,
-                 resync: float = RESYNC_SECONDS) -> None:
-        """An operator for the namespaces whose names start with `prefix`, resyncing every `resync` seconds."""
+                 resync: float = RESYNC_SECONDS, args: Sequence[str] | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+        """An operator for the namespaces whose names start with `prefix`, resyncing every `resync` seconds;
+        `args` replaces `-n <prefix>*` (exact namespaces, leader election), `env` adds to its environment."""
         self.pidfile, self.log, self.prefix = state / "operator.pid", state / "operator.log", prefix
+        self.args = list(args) if args is not None else ["-n", f"{prefix}*"]
         self.env = {**os.environ, **emulator.environ(), "KUBECONFIG": str(kubeconfig),
                     "AENV_RESYNC_SECONDS": str(resync), "PYTHONPATH": str(REPO / "operator"),
-                    "AENV_OIDC_ISSUER": OIDC_ISSUER, "AENV_ROLLOUT_SECONDS": "1"}
+                    "AENV_OIDC_ISSUER": OIDC_ISSUER, "AENV_ROLLOUT_SECONDS": "1", **(env or {})}
 
     def start(self) -> None:
-        processes.start([sys.executable, "-m", "aenv", "run", "-n", f"{self.prefix}*"],
-                        self.pidfile, self.log, env=self.env)
+        processes.start([sys.executable, "-m", "aenv", "run", *self.args], self.pidfile, self.log, env=self.env)
 
     def stop(self) -> None:
         processes.stop(self.pidfile)
