@@ -51,12 +51,13 @@ The same rules go into the ClusterRole (every namespace) or into one Role per wa
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch", "create", "update"]
+# Server-side apply needs `create` besides `patch` for an object that does not exist yet.
 - apiGroups: [""]
   resources: ["services", "serviceaccounts"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["get", "list", "watch", "create", "patch"]
 - apiGroups: ["apps"]
   resources: ["replicasets"]
-  verbs: ["get", "list", "watch", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # Traffic objects aenv writes weights into but does not own.
 - apiGroups: ["networking.k8s.io"]
   resources: ["ingresses"]
@@ -69,7 +70,7 @@ The same rules go into the ClusterRole (every namespace) or into one Role per wa
 {{- range $group, $resources := .Files.Get "files/ack-resources.yaml" | fromYaml }}
 - apiGroups: [{{ printf "%s.services.k8s.aws" $group | quote }}]
   resources: {{ $resources | toJson }}
-  verbs: ["get", "list", "watch", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 {{- end }}
 {{- end }}
 {{- end -}}
