@@ -12,6 +12,7 @@ import yaml
 from aenv import ack
 from aenv.ack.resource import AckClient
 from aenv.api import crd
+from aenv.cli import parser
 
 from ..chart import CHART, RBAC_KINDS, of_kind, render, template
 
@@ -126,3 +127,13 @@ def test_values_file_round_trip(tmp_path: Path) -> None:
     (deployment,) = of_kind(objects, "Deployment")
     assert "--leader-elect" not in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert not [o for o in of_kind(objects, "Role") if "leader" in o["metadata"]["name"]]
+
+
+@pytest.mark.parametrize("sets", [(), ("watchNamespaces={team-a,team-b}", "logLevel=debug")],
+                         ids=["cluster", "namespaced"])
+def test_the_deployment_runs_aenv_run_with_its_own_flags(sets: tuple[str, ...]) -> None:
+    (deployment,) = of_kind(render(sets=sets), "Deployment")
+    args = parser().parse_args(deployment["spec"]["template"]["spec"]["containers"][0]["args"])
+    assert args.command == "run" and args.leader_elect and args.health_port == 8080 and args.metrics_port == 9090
+    assert (args.lease_duration, args.lease_renew, args.lease_namespace) == (10, 2, "aenv-system")
+    assert args.namespace == (["team-a", "team-b"] if sets else None)
