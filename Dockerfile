@@ -8,6 +8,14 @@ RUN python -m pip wheel --no-cache-dir --disable-pip-version-check --no-deps -w 
  && python -m venv /opt/aenv \
  && /opt/aenv/bin/pip install --no-cache-dir --disable-pip-version-check -c requirements.lock /wheels/aenv-*.whl
 
+# The AWS emulator of the end-to-end workflow (moto with aenv's additions): `docker build --target emulator`.
+FROM build AS emulator
+RUN /opt/aenv/bin/pip install --no-cache-dir --disable-pip-version-check -c requirements.lock 'moto[server]'
+USER 65532:65532
+EXPOSE 5000
+ENTRYPOINT ["/opt/aenv/bin/python", "-m", "aenv.local.moto_server", "-H", "0.0.0.0", "-p", "5000"]
+
+# The operator image: the last stage, what `docker build .` makes.
 FROM python:3.11-slim-bookworm
 COPY --from=build /opt/aenv /opt/aenv
 # Nothing is written outside /tmp (the chart mounts an emptyDir there and makes the root filesystem read-only).

@@ -32,9 +32,10 @@ integration: setup
 lint: setup
 	@$(PY) -m ruff check operator tests benchmarks
 	@$(PY) -m mypy
-	@$$(cat $(AENV_CACHE)/helm-bin)/helm lint --strict --quiet charts/aenv
-	@$$(cat $(AENV_CACHE)/helm-bin)/helm template aenv charts/aenv > /dev/null
-	@$$(cat $(AENV_CACHE)/helm-bin)/helm template aenv charts/aenv --set 'watchNamespaces={team-a}' > /dev/null
+	@$$(cat $(AENV_CACHE)/tools-bin)/helm lint --strict --quiet charts/aenv
+	@$$(cat $(AENV_CACHE)/tools-bin)/helm template aenv charts/aenv > /dev/null
+	@$$(cat $(AENV_CACHE)/tools-bin)/helm template aenv charts/aenv --set 'watchNamespaces={team-a}' > /dev/null
+	@$$(cat $(AENV_CACHE)/tools-bin)/actionlint
 
 crd: setup ## regenerate the CRD from the pydantic models
 	@$(AENV) crd -o crds/analyticsenvironments.aenv.dev.yaml -o charts/aenv/crds/analyticsenvironments.aenv.dev.yaml

@@ -46,5 +46,5 @@ fi
 bash "$here/build-control-plane.sh" > "$cache/control-plane-bin"
 # The ACK controllers and their CRDs: built once per pin (hack/ack-versions.env) from $AENV_ACK_SOURCES or a clone.
 bash "$here/build-ack-controllers.sh" > "$cache/ack-bin"
-bash "$here/build-helm.sh" > "$cache/helm-bin"  # helm: `make lint` and the chart's tests
+bash "$here/build-tools.sh" > "$cache/tools-bin"  # helm and actionlint, for `make lint` and the chart's tests
 log "ready: python $venv, control plane $(cat "$cache/control-plane-bin"), ACK controllers $(cat "$cache/ack-bin")"

@@ -1,4 +1,4 @@
-"""Rendering charts/aenv with the helm that `make setup` builds (AENV_HELM_BIN, else the cache's helm-bin)."""
+"""Rendering charts/aenv with the helm that `make setup` builds (AENV_TOOLS_BIN, else the cache's tools-bin)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ RBAC_KINDS = ("ClusterRole", "Role")
 
 
 def helm() -> Path:
-    given = os.environ.get("AENV_HELM_BIN")
+    given = os.environ.get("AENV_TOOLS_BIN")
     if not given:
         cache = Path(os.environ.get("AENV_CACHE", Path.home() / ".cache" / "aenv"))
-        pointer = cache / "helm-bin"
+        pointer = cache / "tools-bin"
         assert pointer.exists(), "helm is not built: run `make setup`"
         given = pointer.read_text().strip()
     return Path(given) / "helm"
