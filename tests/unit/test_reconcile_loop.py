@@ -352,11 +352,15 @@ def test_a_component_not_implemented_is_not_built_and_says_so(cloud: FakeCloud,
     assert "topic/alerts" not in inventory and not [c for c in cloud.calls if c[1] == "sns.topic"]
 
 
-def test_mode_ack_builds_nothing_in_aws_yet(cloud: FakeCloud) -> None:
-    by_component, outputs, retry, inventory = aws_pass(environment({**QUEUES_AND_TOPICS, "aws": {
-        "region": "us-east-1", "mode": "ack"}}))
-    assert {r.state for r in by_component.values()} == {"not-implemented"}
-    assert not outputs and not retry and not inventory and not cloud.calls
+def test_mode_ack_builds_through_its_own_registry_and_names_what_it_lacks(cloud: FakeCloud,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(reconcile.MODES, "ack", cloud.registry(KINDS))  # the kinds mode ack builds today
+    monkeypatch.setitem(reconcile.MODES, "boto3", FakeCloud().registry())  # never asked in mode ack
+    spec = {**QUEUES_AND_TOPICS, "aws": {"region": "us-east-1", "mode": "ack"}, "secrets": {"apiKeys": ["partners"]}}
+    by_component, outputs, _, inventory = aws_pass(environment(spec))
+    assert {c: r.state for c, r in by_component.items()} == {
+        "encryption": "ready", "secrets": "not-implemented", "queues": "ready", "topics": "ready"}
+    assert "queue/events" in outputs and not any(k.startswith("secret/") for k in inventory)
 
 
 # --- every boto3 client: a dropped connection is a TransientError, whatever the call -------------------------------
