@@ -32,6 +32,7 @@ from .client import api
 DEFAULT_POLICY = Rollout(strategy="canary", canary=Canary(steps=[Step(set_weight=100)]))
 COMMAND_ANNOTATION = "rollouts.aenv.dev/"
 ROLLOUT_POLL_SECONDS = float(os.environ.get("AENV_ROLLOUT_SECONDS", "2"))
+MIN_REQUEUE_SECONDS = 0.5
 
 
 @dataclass
@@ -148,7 +149,8 @@ def _one(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload, policy: Rollou
     decision = engine.step(state, policy, obs, now)
     for action in decision.actions:
         _act(env, w, action, template, revision, sets, router, traffic, result, memory.written)
-    result.due(decision.requeue_at)
+    if decision.requeue_at is not None:  # never sooner than a moment from now: a gate that stays due cannot spin
+        result.due(max(decision.requeue_at, now + timedelta(seconds=MIN_REQUEUE_SECONDS)))
     return decision.state
 
 
