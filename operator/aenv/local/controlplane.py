@@ -15,11 +15,20 @@ from . import processes
 REPO = Path(__file__).resolve().parents[3]
 BUILD_SCRIPT = REPO / "hack" / "build-control-plane.sh"
 
+# One controller manager and one scheduler, so no leader election: on a loaded machine a renewal that misses its
+# deadline makes either exit for good (kwokctl does not restart it), and the cluster stops making pods.
 _CONFIG = """\
 apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokctlConfiguration
 options:
   bindAddress: 127.0.0.1
+componentsPatches:
+- name: kube-controller-manager
+  extraArgs:
+  - {key: leader-elect, value: "false"}
+- name: kube-scheduler
+  extraArgs:
+  - {key: leader-elect, value: "false"}
 """
 
 
