@@ -111,6 +111,13 @@ def _crd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _iam_policy(args: argparse.Namespace) -> int:
+    from . import iam_policy
+
+    sys.stdout.write(iam_policy.render(args.partition, args.account))
+    return 0
+
+
 def _plan(args: argparse.Namespace) -> int:
     from .api import EnvironmentSpec, effective
     from .plan.environment import desired_resources, requested
@@ -200,6 +207,11 @@ def parser(prog: str = "aenv") -> argparse.ArgumentParser:
     crd = sub.add_parser("crd", help="print the CustomResourceDefinition generated from the models")
     crd.add_argument("-o", "--output", action="append", help="write to this file instead of stdout (repeatable)")
     crd.set_defaults(func=_crd)
+
+    policy = sub.add_parser("iam-policy", help="print the IAM policy the operator needs in mode boto3 (for IRSA)")
+    policy.add_argument("--account", default="*", help="the AWS account id in the ARNs (default: any)")
+    policy.add_argument("--partition", default="aws", help="aws, aws-cn or aws-us-gov (default: aws)")
+    policy.set_defaults(func=_iam_policy)
 
     plan = sub.add_parser("plan", help="what applying an environment file would create, change or delete; "
                                        "changes nothing")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -13,13 +14,16 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client, config
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
+from aenv import iam_policy
 from aenv.api import crd
 from aenv.aws.component import AwsTarget
 from aenv.local import processes
 from aenv.local.controlplane import LocalCluster
 from aenv.local.devenv import OIDC_ISSUER
-from aenv.local.emulator import CREDENTIALS, REGION, AwsEmulator
+from aenv.local.emulator import CREDENTIALS, REGION, AwsEmulator, free_port
 
 from .ack import ack_bin, ack_controllers  # noqa: F401 - fixtures: the real ACK controllers
 from .kube import Kube
@@ -27,6 +31,7 @@ from .kube import Kube
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE_PREFIX = "aenv-test-"
 RESYNC_SECONDS = 2
+AWS_OPERATIONS: set[tuple[str, str]] = set()  # what the operators asked of AWS (read as each one stops)
 
 
 @pytest.fixture(scope="session")
@@ -71,14 +76,18 @@ class Operator:
         `args` replaces `-n <prefix>*` (exact namespaces, leader election), `env` adds to its environment."""
         self.pidfile, self.log, self.prefix = state / "operator.pid", state / "operator.log", prefix
         self.args = list(args) if args is not None else ["-n", f"{prefix}*"]
+        self.metrics_port = free_port()  # its AWS requests are read from here when it stops (AWS_OPERATIONS)
         self.env = {**os.environ, **emulator.environ(), "KUBECONFIG": str(kubeconfig),
                     "AENV_RESYNC_SECONDS": str(resync), "PYTHONPATH": str(REPO / "operator"),
                     "AENV_OIDC_ISSUER": OIDC_ISSUER, "AENV_ROLLOUT_SECONDS": "1", **(env or {})}
 
     def start(self) -> None:
-        processes.start([sys.executable, "-m", "aenv", "run", *self.args], self.pidfile, self.log, env=self.env)
+        processes.start([sys.executable, "-m", "aenv", "run", *self.args, "--metrics-port", str(self.metrics_port)],
+                        self.pidfile, self.log, env=self.env)
 
     def stop(self) -> None:
+        if self.running():
+            AWS_OPERATIONS.update(aws_operations(self.metrics_port))
         processes.stop(self.pidfile)
 
     def kill(self) -> None:
@@ -139,6 +148,37 @@ def target(emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> AwsTarget:
         monkeypatch.setenv(name, value)
     emulator.reset()
     return AwsTarget(region=REGION, endpoint=emulator.url)
+
+
+def aws_operations(port: int) -> set[tuple[str, str]]:
+    """The (service, operation) pairs of the AWS requests an operator made, from its aenv_aws_requests metric."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            return aws_operations_of(r.read().decode())
+    except OSError:  # not serving (yet): nothing to read
+        return set()
+
+
+def aws_operations_of(text: str) -> set[tuple[str, str]]:
+    return {(s.labels["service"], s.labels["operation"]) for family in text_string_to_metric_families(text)
+            if family.name == "aenv_aws_requests" for s in family.samples
+            if s.name == "aenv_aws_requests_total" and s.value > 0}
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The run fails when an operator made an AWS request whose action `aenv iam-policy` does not grant."""
+    # The component tests call aenv's AWS clients in this process: the same metric, in this process's registry.
+    AWS_OPERATIONS.update(aws_operations_of(generate_latest().decode()))
+    if not AWS_OPERATIONS:
+        return
+    needed = {iam_policy.action_of(service, operation) for service, operation in AWS_OPERATIONS}
+    missing = sorted(needed - iam_policy.actions())
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"aenv iam-policy: the operators made {len(AWS_OPERATIONS)} kinds of AWS request "
+                            f"({len(needed)} IAM actions); not granted: {', '.join(missing) or 'none'}")
+    if missing:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:

@@ -1,0 +1,156 @@
+"""The IAM policy the operator needs in mode boto3 (`aenv iam-policy`): every AWS operation aenv makes, on resources
+named `aenv-*` where the service names resources in ARNs, and on resources carrying aenv's tags where it does not
+(KMS keys, EC2 security groups, API Gateway). Listing and describing calls take `*`: AWS does not scope them.
+
+The integration suite records the operations its operators made (their aenv_aws_requests metric) and fails when an
+action they needed is missing here (tests/integration/conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import botocore.session
+
+from .naming import TAG_ENVIRONMENT
+
+NAME = "aenv-*"
+TAGGED = {"Null": {f"aws:ResourceTag/{TAG_ENVIRONMENT}": "false"}}  # the resource carries aenv's tag
+TAGGING = {"Null": {f"aws:RequestTag/{TAG_ENVIRONMENT}": "false"}}  # the create call tags it as aenv's
+
+
+@dataclass(frozen=True)
+class Statement:
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...] = ("*",)
+    condition: dict[str, Any] = field(default_factory=dict)
+
+    def render(self, partition: str, account: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "Sid": self.sid, "Effect": "Allow", "Action": sorted(self.actions),
+            "Resource": [r.format(p=partition, a=account) for r in self.resources]
+            if self.resources != ("*",) else "*"}
+        if self.condition:
+            out["Condition"] = self.condition
+        return out
+
+
+def _arn(service: str, resource: str, region: str = "*") -> str:
+    return f"arn:{{p}}:{service}:{region}:{{a}}:{resource}"
+
+
+STATEMENTS = (
+    Statement("Read", (
+        "sts:GetCallerIdentity", "tag:GetResources",
+        "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeTags",
+        "ec2:DescribeAvailabilityZones",
+        "sqs:ListQueues", "sns:ListTopics", "sns:ListSubscriptions",
+        "kms:ListAliases", "kms:ListKeys",
+        "elasticache:DescribeReplicationGroups", "elasticache:DescribeCacheClusters",
+        "elasticache:DescribeCacheSubnetGroups", "elasticache:DescribeSnapshots", "elasticache:DescribeEvents",
+        "rds:DescribeDBInstances", "rds:DescribeDBSubnetGroups", "rds:DescribeDBSnapshots",
+        "secretsmanager:ListSecrets", "secretsmanager:GetRandomPassword",
+        "cloudwatch:DescribeAlarms", "cloudwatch:ListDashboards", "cloudwatch:GetMetricData",
+        "iam:ListRoles",
+        "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTags")),
+    Statement("Queues", (
+        "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SetQueueAttributes",
+        "sqs:ListQueueTags", "sqs:TagQueue", "sqs:UntagQueue"), (_arn("sqs", NAME),)),
+    Statement("Topics", (
+        "sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
+        "sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes",
+        "sns:ListTagsForResource", "sns:TagResource", "sns:UntagResource"), (_arn("sns", NAME),)),
+    Statement("KeysCreate", ("kms:CreateKey",), condition=TAGGING),
+    Statement("Keys", (
+        "kms:DescribeKey", "kms:EnableKey", "kms:EnableKeyRotation", "kms:DisableKeyRotation",
+        "kms:GetKeyRotationStatus", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:UpdateKeyDescription",
+        "kms:ListResourceTags", "kms:TagResource", "kms:UntagResource",
+        # What the services that encrypt with the key (RDS, ElastiCache, Secrets Manager) ask of the caller.
+        "kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"),
+        (_arn("kms", "key/*"),), TAGGED),
+    Statement("KeyAliases", ("kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"),
+              (_arn("kms", f"alias/{NAME}"), _arn("kms", "key/*"))),
+    Statement("SecurityGroupsCreate", ("ec2:CreateSecurityGroup",),
+              (_arn("ec2", "vpc/*"), _arn("ec2", "security-group/*"))),
+    Statement("SecurityGroupsTagOnCreate", ("ec2:CreateTags",), (_arn("ec2", "security-group/*"),),
+              {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}}),
+    Statement("SecurityGroups", (
+        "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress",
+        "ec2:DeleteSecurityGroup", "ec2:CreateTags", "ec2:DeleteTags"), (_arn("ec2", "security-group/*"),), TAGGED),
+    Statement("Cache", (
+        "elasticache:CreateReplicationGroup", "elasticache:ModifyReplicationGroup",
+        "elasticache:DeleteReplicationGroup", "elasticache:IncreaseReplicaCount", "elasticache:DecreaseReplicaCount",
+        "elasticache:CreateCacheSubnetGroup", "elasticache:ModifyCacheSubnetGroup",
+        "elasticache:DeleteCacheSubnetGroup", "elasticache:CreateSnapshot", "elasticache:CreateCacheCluster",
+        "elasticache:ListTagsForResource", "elasticache:AddTagsToResource", "elasticache:RemoveTagsFromResource"),
+        (_arn("elasticache", f"replicationgroup:{NAME}"), _arn("elasticache", f"cluster:{NAME}"),
+         _arn("elasticache", f"subnetgroup:{NAME}"), _arn("elasticache", f"snapshot:{NAME}"),
+         _arn("elasticache", "parametergroup:*"), _arn("elasticache", "securitygroup:*"),
+         _arn("elasticache", "user:*"), _arn("elasticache", "usergroup:*"))),
+    Statement("Database", (
+        "rds:CreateDBInstance", "rds:ModifyDBInstance", "rds:DeleteDBInstance", "rds:CreateDBSnapshot",
+        "rds:CreateDBSubnetGroup", "rds:ModifyDBSubnetGroup", "rds:DeleteDBSubnetGroup",
+        "rds:ListTagsForResource", "rds:AddTagsToResource", "rds:RemoveTagsFromResource"),
+        (_arn("rds", f"db:{NAME}"), _arn("rds", f"subgrp:{NAME}"), _arn("rds", f"snapshot:{NAME}"),
+         _arn("rds", "pg:*"), _arn("rds", "og:*"), _arn("rds", "secgrp:*"))),
+    Statement("ServiceLinkedRoles", ("iam:CreateServiceLinkedRole",),
+              condition={"StringEquals": {"iam:AWSServiceName": ["elasticache.amazonaws.com", "rds.amazonaws.com"]}}),
+    Statement("Secrets", (
+        "secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:RestoreSecret",
+        "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecret", "secretsmanager:UpdateSecretVersionStage",
+        "secretsmanager:TagResource", "secretsmanager:UntagResource"), (_arn("secretsmanager", f"secret:{NAME}"),)),
+    Statement("Monitoring", (
+        "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:PutDashboard", "cloudwatch:GetDashboard",
+        "cloudwatch:DeleteDashboards", "cloudwatch:ListTagsForResource", "cloudwatch:TagResource",
+        "cloudwatch:UntagResource"),
+        (_arn("cloudwatch", f"alarm:{NAME}"), _arn("cloudwatch", f"dashboard/{NAME}", ""))),
+    Statement("WorkloadRoles", (
+        "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRoleDescription",
+        "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies",
+        "iam:ListRoleTags", "iam:TagRole", "iam:UntagRole"), ("arn:{p}:iam::{a}:role/aenv/" + NAME,)),
+    # API Gateway's IAM actions are its HTTP methods on resource paths; its ids are generated, so the paths are the
+    # scope: the APIs, their parts, custom domain names and tags.
+    Statement("Gateway", (
+        "apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE",
+        "apigateway:TagResource", "apigateway:UntagResource"),
+        ("arn:{p}:apigateway:*::/apis", "arn:{p}:apigateway:*::/apis/*", "arn:{p}:apigateway:*::/domainnames",
+         "arn:{p}:apigateway:*::/domainnames/*", "arn:{p}:apigateway:*::/tags/*")),
+)
+
+# boto3's service ids (as in the aenv_aws_requests metric) -> IAM's action prefixes, where they differ.
+PREFIXES = {"secrets-manager": "secretsmanager", "resource-groups-tagging-api": "tag",
+            "elastic-load-balancing-v2": "elasticloadbalancing", "apigatewayv2": "apigateway"}
+
+
+def document(partition: str = "aws", account: str = "*") -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [s.render(partition, account) for s in STATEMENTS]}
+
+
+def render(partition: str = "aws", account: str = "*") -> str:
+    return json.dumps(document(partition, account), indent=2) + "\n"
+
+
+def actions() -> set[str]:
+    return {a for s in STATEMENTS for a in s.actions}
+
+
+def action_of(service: str, operation: str) -> str:
+    """The IAM action of one request by boto3's service id and operation: `sqs:CreateQueue`; API Gateway's is the
+    operation's HTTP method (`apigateway:POST`)."""
+    prefix = PREFIXES.get(service, service)
+    if prefix == "apigateway":
+        return f"apigateway:{_http_method(service, operation)}"
+    return f"{prefix}:{operation}"
+
+
+@cache
+def _http_method(service: str, operation: str) -> str:
+    method: str = botocore.session.get_session().get_service_model(service).operation_model(operation).http["method"]
+    return method
