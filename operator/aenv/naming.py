@@ -7,13 +7,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .api.spec import ENVIRONMENT_NAME_MAX as ENVIRONMENT_NAME_MAX  # the names that get here are this long at most
+
 TAG_ENVIRONMENT = "aenv.dev/environment"
 TAG_UID = "aenv.dev/uid"
 TAG_COMPONENT = "aenv.dev/component"
 TAG_RELEASED = "aenv.dev/released"
 
-# AWS tag values (`<namespace>/<name>`, at most 256) bound an environment's name: a namespace has at most 63.
-ENVIRONMENT_NAME_MAX = 192
 LABEL_VALUE_MAX = 63
 OBJECT_NAME_MAX = 253  # a DNS subdomain: Secrets, ServiceAccounts, ReplicaSets
 

@@ -6,8 +6,7 @@ from typing import Any
 
 import yaml
 
-from ..naming import ENVIRONMENT_NAME_MAX
-from .spec import EnvironmentSpec
+from .spec import ENVIRONMENT_NAME_MAX, EnvironmentSpec
 from .status import EnvironmentStatus
 
 GROUP = "aenv.dev"

@@ -13,6 +13,9 @@ from pydantic import Field, model_validator
 from .base import ApiModel, cel, immutable, validations
 from .rollout import Rollout
 
+# AWS tag values (`<namespace>/<name>`, at most 256) bound an environment's name: a namespace has at most 63.
+ENVIRONMENT_NAME_MAX = 192
+
 Tier = Literal["dev", "staging", "prod"]
 DeletionPolicy = Literal["Delete", "Snapshot", "Retain"]
 
