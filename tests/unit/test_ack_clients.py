@@ -3,13 +3,26 @@ classification from a CR's status, the CR-side drift check; no cluster."""
 
 from __future__ import annotations
 
+import base64
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from aenv import ack
-from aenv.ack import kms_key, sns_subscription, sns_topic, sqs_queue, sqs_queue_policy
+from aenv.ack import (
+    ec2_security_group,
+    elasticache_subnet_group,
+    iam_role,
+    kms_key,
+    rds_subnet_group,
+    secretsmanager_secret,
+    sns_subscription,
+    sns_topic,
+    sqs_queue,
+    sqs_queue_policy,
+)
 from aenv.ack.resource import (
     AckError,
     environment_of,
@@ -22,6 +35,8 @@ from aenv.ack.resource import (
 from aenv.api import EnvironmentSpec, effective
 from aenv.aws import CLIENTS as BOTO3
 from aenv.aws.component import AwsTarget
+from aenv.aws.errors import AwsError
+from aenv.aws.secretsmanager_secret import generate
 from aenv.naming import EnvironmentRef
 from aenv.plan.environment import desired_resources, requested
 from aenv.plan.types import Desired
@@ -216,9 +231,11 @@ def test_json_documents_compare_as_aws_reads_them() -> None:
 # The registry
 
 
-def test_the_ack_registry_builds_encryption_queues_and_topics_and_nothing_else() -> None:
+def test_the_ack_registry_builds_what_it_has_clients_for_and_nothing_else() -> None:
     assert MODES["ack"] is ack.CLIENTS
-    assert set(ack.CLIENTS.factories) == {"kms.key", "sqs.queue", "sqs.queue_policy", "sns.topic", "sns.subscription"}
+    assert set(ack.CLIENTS.factories) == {
+        "kms.key", "sqs.queue", "sqs.queue_policy", "sns.topic", "sns.subscription", "ec2.security_group",
+        "elasticache.subnet_group", "rds.subnet_group", "secretsmanager.secret", "iam.role"}
     assert set(ack.CLIENTS.factories) <= set(BOTO3.factories)
     full = effective(EnvironmentSpec.model_validate({
         "tier": "dev", "aws": {"region": "eu-west-1", "mode": "ack"}, "queues": [{"name": "events"}],
@@ -226,5 +243,142 @@ def test_the_ack_registry_builds_encryption_queues_and_topics_and_nothing_else()
     }))
     desired = desired_resources(ENV, full, requested(full))
     built = {c for c in requested(full) if implemented(c, desired, ack.CLIENTS)}
-    assert {"encryption", "queues", "topics"} <= built
-    assert not {"network", "secrets", "cache"} & built
+    assert {"encryption", "queues", "topics", "network", "secrets"} <= built
+    assert "cache" not in built  # its replication group has no ACK client yet: NotImplemented
+
+
+# The network
+
+
+NETWORK_SPEC = effective(EnvironmentSpec.model_validate({
+    "tier": "dev",
+    "aws": {"region": "eu-west-1", "mode": "ack", "vpcId": "vpc-0000000a",
+            "subnetIds": ["subnet-0000000b", "subnet-0000000a"]},
+    "cache": {}, "database": {},
+}))
+NETWORK = {d.key: d for d in desired_resources(ENV, NETWORK_SPEC, requested(NETWORK_SPEC)) if d.component == "network"}
+
+
+def network(key: str) -> Desired:
+    d = NETWORK[key].resolve({"network/sg/workloads": {"id": "sg-w", "arn": "arn:sg-w"}})
+    assert d is not None
+    return d
+
+
+def test_security_groups_admit_the_workloads_group_by_reference_and_keep_egress_only_for_the_workloads() -> None:
+    groups = ec2_security_group.SecurityGroups(TARGET)
+    workloads = groups.manifest(network("network/sg/workloads"))["spec"]
+    assert workloads["ingressRules"] == [] and workloads["vpcID"] == "vpc-0000000a"
+    assert workloads["egressRules"] == [{"ipProtocol": "-1", "ipRanges": [{"cidrIP": "0.0.0.0/0"}]}]
+    database = groups.manifest(network("network/sg/database"))["spec"]
+    assert "egressRules" not in database  # ACK revokes AWS's default egress rule when it creates the group
+    assert database["ingressRules"] == [{"ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432, "userIDGroupPairs": [
+        {"groupRef": {"from": {"name": ec2_security_group.workloads_group(ENV)}}}]}]
+    assert ec2_security_group.workloads_group(ENV) == groups.name_of(network("network/sg/workloads"))
+    assert {t["key"]: t["value"] for t in database["tags"]} == ENV.tags("network")
+    arn = {"ackResourceMetadata": {"arn": "arn:sg"}}
+    assert groups.unusable(synced(arn)) is not None and groups.unusable(synced({**arn, "id": "sg-1"})) is None
+    assert groups.outputs(synced({**arn, "id": "sg-1"})) == {"id": "sg-1", "arn": "arn:sg"}
+
+
+def test_subnet_groups_name_the_spec_subnets_and_rds_waits_for_complete() -> None:
+    cache = elasticache_subnet_group.CacheSubnetGroups(TARGET).manifest(network("network/subnets/cache"))
+    assert (cache["kind"], cache["spec"]["subnetIDs"]) == ("CacheSubnetGroup", ["subnet-0000000a", "subnet-0000000b"])
+    assert cache["spec"]["cacheSubnetGroupName"] == NETWORK["network/subnets/cache"].name
+    rds = rds_subnet_group.DbSubnetGroups(TARGET)
+    db = rds.manifest(network("network/subnets/database"))
+    assert (db["kind"], db["spec"]["name"], db["spec"]["subnetIDs"]) == (
+        "DBSubnetGroup", NETWORK["network/subnets/database"].name, ["subnet-0000000a", "subnet-0000000b"])
+    arn = {"ackResourceMetadata": {"arn": "arn:g"}}
+    assert rds.unusable(synced({**arn, "subnetGroupStatus": "Creating"})) == "synced, subnet group Creating"
+    assert rds.unusable(synced({**arn, "subnetGroupStatus": "Complete"})) is None
+    assert rds.outputs(db) == {"name": NETWORK["network/subnets/database"].name}
+
+
+def test_without_vpc_and_subnets_the_network_says_what_to_set() -> None:
+    spec = effective(EnvironmentSpec.model_validate({"tier": "dev", "aws": {"region": "eu-west-1", "mode": "ack"},
+                                                     "database": {}}))
+    [group] = [d for d in desired_resources(ENV, spec, requested(spec)) if d.key == "network/subnets/database"]
+    with pytest.raises(AckError) as raised:
+        rds_subnet_group.DbSubnetGroups(TARGET).manifest(group)
+    assert raised.value.code == "PlacementRequired" and "spec.aws.subnetIds" in str(raised.value)
+
+
+# Secrets and the workloads' role
+
+
+APP_SPEC = effective(EnvironmentSpec.model_validate({
+    "tier": "dev", "aws": {"region": "eu-west-1", "mode": "ack"}, "queues": [{"name": "events"}],
+    "secrets": {"apiKeys": ["partner"]}, "database": {},
+    "workloads": [{"name": "api", "image": "example/api:1", "uses": ["events", "secrets"]}],
+}))
+APP = {d.key: d for d in desired_resources(ENV, APP_SPEC, requested(APP_SPEC))}
+APP_OUTPUTS = {**OUTPUTS, "secret/api-key/partner": {"arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:k"},
+               "secret/jwt": {"arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:j"}}
+
+
+def app(key: str) -> Desired:
+    d = APP[key].resolve(APP_OUTPUTS)
+    assert d is not None
+    return d
+
+
+def test_a_secret_points_at_the_kubernetes_secret_of_its_current_value() -> None:
+    client = secretsmanager_secret.SecretsManagerSecrets(TARGET)
+    desired = app("secret/api-key/partner")
+    spec = client.manifest(desired)["spec"]
+    assert spec["name"] == desired.name and spec["kmsKeyRef"] == {"from": {"name": "aenv-analytics-defi"}}
+    assert spec["secretString"] == {"name": f"{desired.name}-v1", "key": "value", "namespace": "analytics"}
+    assert {t["key"]: t["value"] for t in spec["tags"]} == ENV.tags("secrets")
+    cr = {**client.manifest(desired), "spec": {**spec, "secretString": {**spec["secretString"],
+                                                                         "name": f"{desired.name}-v3"}}}
+    assert secretsmanager_secret.pointed_version(cr) == 3
+    rotated = client.wanted(desired, cr)
+    assert rotated["secretString"]["name"] == f"{desired.name}-v3"  # no drift: it rotated
+    # ACK sends a new value only along with a difference it can see in AWS: the description names the version.
+    assert spec["description"] == desired.params["description"]
+    assert rotated["description"] == f"{desired.params['description']}; value v3"
+    assert secretsmanager_secret.pointed_version(None) == 0
+
+
+def test_the_value_secret_is_owned_labelled_and_holds_a_generated_value() -> None:
+    desired = app("secret/database")
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    body = secretsmanager_secret.value_secret(desired, ENV, 2, generate(desired), now)
+    meta = body["metadata"]
+    assert meta["name"] == secretsmanager_secret.value_secret_name(desired, 2) == f"{desired.name}-v2"
+    assert meta["labels"] == {"app.kubernetes.io/managed-by": "aenv"}
+    assert meta["ownerReferences"][0]["uid"] == "uid-1"
+    assert meta["annotations"] == {"aenv.dev/secret-version": "2", "aenv.dev/rotated-at": "2026-01-02T03:04:05Z"}
+    login = json.loads(base64.b64decode(body["data"]["value"]))
+    assert login["username"] == "aenv" and len(login["password"]) == 40
+    assert "password" not in repr(secretsmanager_secret._value(body))
+
+
+def test_the_role_trusts_the_workloads_service_account_and_grants_only_what_they_use() -> None:
+    roles = iam_role.IamRoles(TARGET, oidc_issuer="https://oidc.example/id/1", account_id="")
+    desired = app("iam/role")
+    spec = roles.manifest(desired)["spec"]
+    assert (spec["name"], spec["path"]) == (desired.name, "/aenv/")
+    [trust] = json.loads(spec["assumeRolePolicyDocument"])["Statement"]
+    assert trust["Principal"] == {"Federated": "arn:aws:iam::123456789012:oidc-provider/oidc.example/id/1"}
+    assert trust["Condition"]["StringEquals"]["oidc.example/id/1:sub"] == (
+        "system:serviceaccount:analytics:aenv-defi-workloads")
+    statements = {s["Sid"]: s for s in json.loads(spec["inlinePolicies"]["aenv-workloads"])["Statement"]}
+    assert statements["Queue"]["Resource"] == sorted([OUTPUTS["queue/events"]["arn"],
+                                                      OUTPUTS["queue/events/dead-letter"]["arn"]])
+    assert statements["Secret"]["Resource"] == sorted(APP_OUTPUTS[k]["arn"]
+                                                      for k in ("secret/api-key/partner", "secret/jwt"))
+    assert "secret/database" not in desired.params  # the workload does not use the database
+    assert {t["key"]: t["value"] for t in spec["tags"]} == ENV.tags("iam")
+
+
+def test_the_role_needs_the_issuer_and_an_account() -> None:
+    desired = app("iam/role")
+    with pytest.raises(AwsError) as raised:
+        iam_role.IamRoles(TARGET, oidc_issuer="", account_id="").manifest(desired)
+    assert raised.value.code == "OidcIssuerMissing"
+    assert iam_role.account({}, "cn-north-1", "210987654321") == ("aws-cn", "210987654321")
+    with pytest.raises(AwsError) as unknown:
+        iam_role.account({"subject": "system:serviceaccount:a:b"}, "eu-west-1", "")
+    assert unknown.value.code == "AwsAccountUnknown" and "AENV_AWS_ACCOUNT_ID" in str(unknown.value)

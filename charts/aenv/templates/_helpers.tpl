@@ -47,10 +47,11 @@ The same rules go into the ClusterRole (every namespace) or into one Role per wa
   resources: ["events"]
   verbs: ["create"]
 # What aenv owns: the connection Secret, the workloads' ServiceAccount and Services (server-side apply) and their
-# ReplicaSets; watched so that a deletion or edit heals within seconds.
+# ReplicaSets; watched so that a deletion or edit heals within seconds. In mode ack also the Secrets holding generated
+# values that ACK puts in Secrets Manager: a rotation deletes the version before the last.
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "list", "watch", "create", "update"]
+  verbs: ["get", "list", "watch", "create", "update", "delete"]
 # Server-side apply needs `create` besides `patch` for an object that does not exist yet.
 - apiGroups: [""]
   resources: ["services", "serviceaccounts"]

@@ -5,7 +5,18 @@ cannot yet build in this mode: its condition says NotImplemented and it is not c
 """
 
 from ..aws.component import Registry
-from . import kms_key, sns_subscription, sns_topic, sqs_queue, sqs_queue_policy
+from . import (
+    ec2_security_group,
+    elasticache_subnet_group,
+    iam_role,
+    kms_key,
+    rds_subnet_group,
+    secretsmanager_secret,
+    sns_subscription,
+    sns_topic,
+    sqs_queue,
+    sqs_queue_policy,
+)
 
 CLIENTS = Registry({
     kms_key.KIND: kms_key.KmsKeys,
@@ -13,6 +24,11 @@ CLIENTS = Registry({
     sns_topic.KIND: sns_topic.SnsTopics,
     sqs_queue_policy.KIND: sqs_queue_policy.SqsQueuePolicies,
     sns_subscription.KIND: sns_subscription.SnsSubscriptions,
+    ec2_security_group.KIND: ec2_security_group.SecurityGroups,
+    elasticache_subnet_group.KIND: elasticache_subnet_group.CacheSubnetGroups,
+    rds_subnet_group.KIND: rds_subnet_group.DbSubnetGroups,
+    secretsmanager_secret.KIND: secretsmanager_secret.SecretsManagerSecrets,
+    iam_role.KIND: iam_role.IamRoles,
 })
 
 __all__ = ["CLIENTS"]

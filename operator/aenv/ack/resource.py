@@ -317,6 +317,12 @@ class AckClient(Classified):
         """Whose resource this is: from the desired resource's tags; None for a lookup (a deletion)."""
         return environment_of(desired.tags)
 
+    def wanted(self, desired: Desired, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """The spec the CR `obj` should hold: by default the manifest's; a kind whose spec depends on what the CR
+        points at now (a secret's current value) says so here."""
+        spec: dict[str, Any] = self.manifest(desired)["spec"]
+        return spec
+
     # The interface.
 
     def manifest(self, desired: Desired) -> dict[str, Any]:
@@ -343,8 +349,7 @@ class AckClient(Classified):
             return Observation(exists=True, state="not written by aenv")
         diff: dict[str, tuple[Any, Any]] = {}
         if desired.params:  # a lookup (deleting) has nothing to compare
-            want = self.manifest(desired)["spec"]
-            diff = spec_diff(obj.get("spec") or {}, want, self.TAG_FIELD)
+            diff = spec_diff(obj.get("spec") or {}, self.wanted(desired, obj), self.TAG_FIELD)
         status = readiness(obj, self.KIND.controller, self.unusable(obj))
         if status.terminal is not None and not diff and desired.params:
             raise AckError("ACK.Terminal", f"ACK cannot apply {self.KIND.kind} {self.name_of(desired)}: "
