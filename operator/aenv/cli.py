@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import socket
@@ -31,8 +30,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.namespace and not any(set(n) & set("*?[!") for n in args.namespace):
         handlers.namespaces = list(args.namespace)
 
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .logs import configure
+
+    configure(args.verbose, args.log_format)
     if args.metrics_port:
         from .metrics import serve
 
@@ -201,6 +201,7 @@ def parser(prog: str = "aenv") -> argparse.ArgumentParser:
     run.add_argument("--lease-duration", type=float, default=10.0,
                      help="seconds after the last renewal when a standby takes the Lease over (default: 10)")
     run.add_argument("--lease-renew", type=float, default=2.0, help="seconds between renewals (default: 2)")
+    run.add_argument("--log-format", choices=["text", "json"], default="text", help="log lines as text or JSON")
     run.add_argument("-v", "--verbose", action="store_true")
     run.set_defaults(func=_run)
 

@@ -177,6 +177,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if reporter is not None:
         reporter.write_line(f"aenv iam-policy: the operators made {len(AWS_OPERATIONS)} kinds of AWS request "
                             f"({len(needed)} IAM actions); not granted: {', '.join(missing) or 'none'}")
+        if session.config.option.verbose > 0:
+            reporter.write_line(f"the IAM actions: {' '.join(sorted(needed))}")
     if missing:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -74,7 +74,7 @@ def replicas(tmp_path: Path, kubeconfig: Path, kube: Kube, emulator: AwsEmulator
 
 
 def spec(image: str) -> dict[str, Any]:
-    return {"tier": "dev", "aws": {"region": "us-east-1", "mode": "ack"},
+    return {"tier": "dev", "aws": {"region": "us-east-1", "mode": "boto3"},
             "workloads": [{"name": "web", "image": image, "replicas": 2}]}
 
 

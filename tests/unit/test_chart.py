@@ -137,3 +137,4 @@ def test_the_deployment_runs_aenv_run_with_its_own_flags(sets: tuple[str, ...]) 
     assert args.command == "run" and args.leader_elect and args.health_port == 8080 and args.metrics_port == 9090
     assert (args.lease_duration, args.lease_renew, args.lease_namespace) == (10, 2, "aenv-system")
     assert args.namespace == (["team-a", "team-b"] if sets else None)
+    assert args.log_format == "json"
