@@ -33,7 +33,7 @@ def environment(i: int, replicas: int, image: str) -> dict[str, Any]:
     return {
         "apiVersion": f"{GROUP}/{VERSION}", "kind": "AnalyticsEnvironment",
         "metadata": {"name": f"env-{i:03d}", "namespace": NAMESPACE},
-        "spec": {"tier": "dev", "aws": {"region": "us-east-1", "mode": "ack"}, "deletionPolicy": "Delete",
+        "spec": {"tier": "dev", "aws": {"region": "us-east-1"}, "deletionPolicy": "Delete",
                  "workloads": [{"name": w, "image": image, "replicas": replicas}],
                  "rollout": {"strategy": "canary", "canary": {
                      "steps": [{"setWeight": x} for x in WEIGHTS],

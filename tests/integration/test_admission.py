@@ -74,7 +74,7 @@ def test_immutable_fields_are_refused_on_update(kube: Kube, namespace: str) -> N
 ])
 def test_changes_aws_cannot_make_in_place_are_refused(kube: Kube, namespace: str, before: dict[str, Any],
                                                       after: dict[str, Any], field: str) -> None:
-    # Admission is all this test is about: mode ack builds nothing yet, so nothing is made in AWS.
+    # Admission is all this test is about (the patches are dry runs); mode ack calls no AWS API itself.
     kube.create_env(namespace, "env", {**spec(**before, deletionPolicy="Delete"),
                                        "aws": {"region": "us-east-1", "mode": "ack"}})
     message = rejected(lambda: kube.custom.patch_namespaced_custom_object(

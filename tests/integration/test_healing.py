@@ -60,7 +60,7 @@ def quiet_namespace(kube: Kube, slow_operator: Operator) -> Iterator[str]:
 
 
 def spec(rollout: dict[str, Any] | None = None, workload: str = WORKLOAD, **extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"tier": "dev", "aws": {"region": "us-east-1", "mode": "ack"}, "deletionPolicy": "Delete",
+    body: dict[str, Any] = {"tier": "dev", "aws": {"region": "us-east-1"}, "deletionPolicy": "Delete",
                             "workloads": [{"name": workload, "image": "example/web:1", "replicas": 2}], **extra}
     if rollout is not None:
         body["rollout"] = rollout
@@ -194,8 +194,7 @@ def share(split: dict[str, int]) -> float:
 def test_the_longest_names_work_end_to_end(kube: Kube, namespace: str) -> None:
     name = "e" * (ENVIRONMENT_NAME_MAX - 2) + ".x"
     workload = "w" * 40
-    body = {**spec(workload=workload, queues=[{"name": "q" * 40}]), "aws": {"region": "us-east-1"}}  # boto3
-    env = ready(kube, namespace, name, body)
+    env = ready(kube, namespace, name, spec(workload=workload, queues=[{"name": "q" * 40}]))
     ref = EnvironmentRef(namespace, name, env["metadata"]["uid"])
     assert env["status"]["connectionSecret"] == connection.secret_name(ref)
     assert kube.core.read_namespaced_secret(connection.secret_name(ref), namespace).metadata.labels

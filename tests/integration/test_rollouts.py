@@ -3,7 +3,7 @@ operator moving it through canary steps, analysis, pauses, blue-green promotion,
 
 No mocks: kwok nodes make the pods Running/Ready, the operator runs as its own process, commands go through
 the real `aenv` CLI, analysis asks a real HTTP server, and routers write real Ingress/HTTPRoute objects.
-The environments use `aws.mode: ack` (nothing is built in AWS), so only the workloads component counts.
+The environments hold workloads only: in AWS that is the workloads' IAM role, made in the emulator.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def workload(image: str = "example/web:1", replicas: int = 10, **extra: Any) -> 
 
 
 def env_spec(rollout: dict[str, Any], **workload_fields: Any) -> dict[str, Any]:
-    return {"tier": "dev", "aws": {"region": "us-east-1", "mode": "ack"}, "deletionPolicy": "Delete",
+    return {"tier": "dev", "aws": {"region": "us-east-1"}, "deletionPolicy": "Delete",
             "workloads": [workload(**workload_fields)], "rollout": rollout}
 
 
