@@ -83,8 +83,11 @@ class AckError(AwsError):
         self.code = code
 
 
+CONTROLLER_MISSING = "ACKControllerMissing"
+
+
 def controller_missing(kind: AckKind) -> AckError:
-    return AckError("ACKControllerMissing", f"the cluster does not serve {kind.kind} ({kind.api_version})",
+    return AckError(CONTROLLER_MISSING, f"the cluster does not serve {kind.kind} ({kind.api_version})",
                     f"install the ACK {kind.controller}")
 
 
@@ -248,16 +251,32 @@ class Cluster:
         except ResourceNotFoundError:
             raise controller_missing(self.kind) from None
 
-    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+    def served(self) -> Any | None:
+        """The kind's resource, or None when the cluster does not serve it: then no CR of it exists, so a read
+        finds nothing (and an environment can be deleted without the controller); writing names the controller."""
         try:
-            found: dict[str, Any] = self.resource().get(name=name, namespace=namespace).to_dict()
+            return self.resource()
+        except AckError as e:
+            if e.code != CONTROLLER_MISSING:
+                raise
+            return None
+
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        resource = self.served()
+        if resource is None:
+            return None
+        try:
+            found: dict[str, Any] = resource.get(name=name, namespace=namespace).to_dict()
         except NotFoundError:
             return None
         return found
 
     def find(self, name: str) -> dict[str, Any] | None:
         """A CR aenv wrote, by name, in any namespace: a deletion knows the AWS name, not the environment."""
-        items = self.resource().get(field_selector=f"metadata.name={name}", label_selector=MANAGED_SELECTOR).items
+        resource = self.served()
+        if resource is None:
+            return None
+        items = resource.get(field_selector=f"metadata.name={name}", label_selector=MANAGED_SELECTOR).items
         return items[0].to_dict() if items else None
 
     def apply(self, body: Mapping[str, Any], field_manager: str = apply.FIELD_MANAGER) -> dict[str, Any]:
