@@ -241,9 +241,9 @@ def test_secrets_and_the_workloads_role_through_ack(kube: Kube, emulator: AwsEmu
         assert [o["uid"] for o in meta["owner_references"]] == [uid]
         assert meta["labels"]["app.kubernetes.io/managed-by"] == "aenv"
         values[key] = held
-    # ... and never in the status or the events.
+    # ... and never in the status, the events or the operator's log.
     shown = json.dumps(kube.get_env(ack_namespace, NAME)) + " ".join(
-        str(e.message) for e in kube.events(ack_namespace, NAME))
+        str(e.message) for e in kube.events(ack_namespace, NAME)) + ack_operator.log.read_text()
     assert not any(v in shown for v in values.values())
 
     # The role: IRSA trust for the workloads' ServiceAccount, an inline policy naming exactly what they use.
