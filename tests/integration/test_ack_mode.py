@@ -18,6 +18,7 @@ from kubernetes.config import kube_config
 
 from aenv import ack
 from aenv.ack import secretsmanager_secret
+from aenv.ack.iam_role import IamRoles
 from aenv.ack.secretsmanager_secret import SecretsManagerSecrets
 from aenv.api import EnvironmentSpec, effective
 from aenv.aws.component import AwsTarget
@@ -266,10 +267,21 @@ def test_secrets_and_the_workloads_role_through_ack(kube: Kube, emulator: AwsEmu
                                                              for k in ("secret/api-key/partner", "secret/jwt"))
     assert statements["Kms"]["Resource"] in ([listed_key_arn(emulator, key_id)], listed_key_arn(emulator, key_id))
 
+    # What ACK writes back into the CRs is no drift to aenv.
+    role_d = want["iam/role"].resolve({**{k: {"arn": listed[want[k].name]["ARN"]} for k in ("secret/api-key/partner",
+                                                                                           "secret/jwt")},
+                                       "queue/events": {"arn": queue_arn}, "kms/key": {"arn": listed_key_arn(
+                                           emulator, key_id)}})
+    assert role_d is not None
+    role_seen = IamRoles(AwsTarget("us-east-1"), oidc_issuer=ack_operator.env[ISSUER_SETTING]).observe(role_d)
+    assert role_seen.ready and role_seen.up_to_date, role_seen.diff
+
     # Rotation, as the operator does it when the period is over: a new Kubernetes Secret, the CR pointed at it,
     # and ACK puts the new value in Secrets Manager.
     desired = want["secret/api-key/partner"].resolve({"kms/key": {"id": key_id}})
     assert desired is not None
+    current = SecretsManagerSecrets(AwsTarget("us-east-1")).observe(desired)
+    assert current.ready and current.up_to_date, current.diff
     later = SecretsManagerSecrets(AwsTarget("us-east-1"), now=lambda: datetime.now(UTC) + timedelta(days=91))
     seen = later.observe(desired)
     assert "rotation" in seen.diff and seen.ready  # the current value serves until the next one is in

@@ -78,5 +78,6 @@ class IamRoles(AckClient):
             "tags": [{"key": k, "value": v} for k, v in desired.tags.items()],
         }
         document = permissions(p)
-        spec["inlinePolicies"] = {POLICY_NAME: json.dumps(document, separators=(",", ":"))} if document else {}
+        if document is not None:  # left out, not empty: removing aenv's field makes ACK delete the policy
+            spec["inlinePolicies"] = {POLICY_NAME: json.dumps(document, separators=(",", ":"))}
         return spec
