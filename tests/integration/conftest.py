@@ -90,6 +90,13 @@ class Operator:
             AWS_OPERATIONS.update(aws_operations(self.metrics_port))
         processes.stop(self.pidfile)
 
+    def __enter__(self) -> Operator:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
     def kill(self) -> None:
         pid = processes.read_pid(self.pidfile)
         assert pid is not None, "the operator is not running"
@@ -106,12 +113,8 @@ class Operator:
 @pytest.fixture(scope="session")
 def operator(tmp_path_factory: pytest.TempPathFactory, kubeconfig: Path, kube: Kube,
              emulator: AwsEmulator) -> Iterator[Operator]:
-    op = Operator(tmp_path_factory.mktemp("operator"), kubeconfig, emulator)
-    op.start()
-    try:
+    with Operator(tmp_path_factory.mktemp("operator"), kubeconfig, emulator) as op:
         yield op
-    finally:
-        op.stop()
 
 
 @pytest.fixture

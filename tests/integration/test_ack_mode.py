@@ -46,11 +46,8 @@ def ack_operator(tmp_path_factory: pytest.TempPathFactory, kubeconfig: Path, kub
     """An operator without any AWS variable (no credentials, no endpoint, no region): only ACK calls AWS."""
     op = Operator(tmp_path_factory.mktemp("ack-operator"), kubeconfig, emulator, prefix="aenv-ack-mode-")
     op.env = {k: v for k, v in op.env.items() if not k.startswith("AWS_")}
-    op.start()
-    try:
+    with op:
         yield op
-    finally:
-        op.stop()
 
 
 @pytest.fixture

@@ -166,12 +166,8 @@ def test_cluster_wide_rbac_is_enough(kube: Kube, kubeconfig: Path, emulator: Aws
     assert [o["kind"] for o in objects].count("ClusterRole") == 1
     watched = f"{PREFIX}{uuid.uuid4().hex[:8]}"
     install.create_namespace(watched)
-    op = operator_for(install, tmp_path, kubeconfig, emulator)
-    op.start()
-    try:
+    with operator_for(install, tmp_path, kubeconfig, emulator) as op:
         lifecycle(kube, sqs, op, watched)
-    finally:
-        op.stop()
 
 
 def test_namespaced_rbac_is_enough(kube: Kube, kubeconfig: Path, emulator: AwsEmulator, install: Install,
@@ -182,9 +178,5 @@ def test_namespaced_rbac_is_enough(kube: Kube, kubeconfig: Path, emulator: AwsEm
     objects = install.apply(tmp_path, {"watchNamespaces": [watched]})
     assert not [o for o in objects if o["kind"].startswith("Cluster")]
     assert {o["metadata"]["namespace"] for o in objects if o["kind"] == "Role"} == {watched, install.namespace}
-    op = operator_for(install, tmp_path, kubeconfig, emulator, watched)
-    op.start()
-    try:
+    with operator_for(install, tmp_path, kubeconfig, emulator, watched) as op:
         lifecycle(kube, sqs, op, watched)
-    finally:
-        op.stop()

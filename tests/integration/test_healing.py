@@ -44,13 +44,9 @@ WORKLOAD = "web"
 @pytest.fixture(scope="module")
 def slow_operator(tmp_path_factory: pytest.TempPathFactory, kubeconfig: Path, kube: Kube,
                   emulator: AwsEmulator) -> Iterator[Operator]:
-    op = Operator(tmp_path_factory.mktemp("slow-operator"), kubeconfig, emulator, prefix="aenv-heal-",
-                  resync=SLOW_RESYNC)
-    op.start()
-    try:
+    with Operator(tmp_path_factory.mktemp("slow-operator"), kubeconfig, emulator, prefix="aenv-heal-",
+                  resync=SLOW_RESYNC) as op:
         yield op
-    finally:
-        op.stop()
 
 
 @pytest.fixture
