@@ -47,7 +47,8 @@ def _run(args: argparse.Namespace) -> int:
 
         health.serve(args.health_address, args.health_port,
                      live=lambda: elector is None or elector.healthy(),
-                     ready=lambda: ready.is_set() if elector is None or elector.leading.is_set() else elector.healthy())
+                     ready=lambda: (ready.is_set() and handlers.watching()) if elector is None
+                     or elector.leading.is_set() else elector.healthy())
     if elector is not None:
         standby_stop = threading.Event()
         with _stop_on_signals(standby_stop):  # a standby ends on SIGTERM; kopf handles the signals once it runs

@@ -48,6 +48,11 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     _watcher.start()
 
 
+def watching() -> bool:
+    """The watches on what aenv owns are established (part of /readyz)."""
+    return _watcher is not None and _watcher.ready()
+
+
 @kopf.on.cleanup()
 def stop_watching(**_: Any) -> None:
     if _watcher is not None:

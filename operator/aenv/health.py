@@ -1,7 +1,8 @@
 """/healthz and /readyz for the kubelet's probes.
 
 /healthz: the process can reach the API server (a standby's Lease reads count). /readyz: the leader's operator
-finished starting (kopf's ready flag) and still holds the Lease, or a standby is ready to take over.
+finished starting (kopf's ready flag), its watches on what aenv owns are established, and it still holds the
+Lease; or a standby is ready to take over.
 """
 
 from __future__ import annotations

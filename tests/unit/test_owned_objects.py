@@ -117,3 +117,14 @@ def test_services_follow_the_engine_in_every_state() -> None:
     assert engine.service_revisions(canary, "canary") == {"": None, "stable": "a", "canary": "b"}
     blue_green = RolloutState(strategy="blueGreen", stable_revision="a", desired_revision="b", active_revision="a")
     assert engine.service_revisions(blue_green, "blueGreen") == {"": "a", "preview": "a"}  # preview not ready
+
+
+def test_the_watches_are_ready_once_each_is_established_or_its_kind_is_not_served() -> None:
+    watcher = owned.Watcher(Memories(), namespaces=["team-a", "team-b"])
+    assert len(watcher.threads) == len(owned.OWNED + owned.ROUTES) * 2  # one per kind and namespace
+    assert not watcher.ready()  # nothing listed yet
+    for key in watcher.states:
+        watcher.states[key] = "unserved" if key[0] == "HTTPRoute" else "watching"
+    assert watcher.ready()
+    watcher.states[("Secret", "team-b")] = "failing"
+    assert not watcher.ready()

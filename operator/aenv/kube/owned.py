@@ -78,6 +78,8 @@ class Watcher:
         self.memories = memories
         self.stopping = threading.Event()
         scopes: Sequence[str | None] = list(namespaces) if namespaces else [None]
+        # (kind, namespace) -> "starting", "watching", "unserved" (the cluster has no such kind) or "failing"
+        self.states: dict[tuple[str, str | None], str] = {(k.kind, ns): "starting" for k in kinds for ns in scopes}
         self.threads = [threading.Thread(target=self._run, args=(k, ns), name=f"aenv-watch-{k.kind}-{ns or 'all'}",
                                          daemon=True) for k in kinds for ns in scopes]
 
@@ -89,24 +91,33 @@ class Watcher:
         self.stopping.set()
         _new_route.set()
 
+    def ready(self) -> bool:
+        """Every watch is established (or its kind is not served here): what aenv writes heals (/readyz)."""
+        return all(state in ("watching", "unserved") for state in list(self.states.values()))
+
     def _run(self, kind: Kind, namespace: str | None) -> None:
         failures = 0
         while not self.stopping.is_set():
             try:
                 version = self._list(kind, namespace)
                 failures = 0
+                self.states[(kind.kind, namespace)] = "watching"
                 for event_type, obj in self._watch(kind, namespace, version):
                     self._report(kind, obj, event_type == "DELETED")
             except ResourceNotFoundError:
+                self.states[(kind.kind, namespace)] = "unserved"
                 self._await_served(kind)
             except ApiException as e:
                 if e.status == 404:  # the kind's CRD was removed
+                    self.states[(kind.kind, namespace)] = "unserved"
                     self._await_served(kind)
                     continue
                 failures += 1
+                self.states[(kind.kind, namespace)] = "failing"
                 self._pause(kind, e, failures)
             except Exception as e:  # noqa: BLE001 - a broken watch is listed and watched again, never fatal
                 failures += 1
+                self.states[(kind.kind, namespace)] = "failing"
                 self._pause(kind, e, failures)
 
     def _pause(self, kind: Kind, error: Exception, failures: int) -> None:
