@@ -5,6 +5,8 @@ to end; a failure no one foresaw still reaches the status and an Event."""
 from __future__ import annotations
 
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from aenv.local.emulator import AwsEmulator
+from aenv.local.emulator import AwsEmulator, free_port
 from aenv.local.processes import wait_for
 from aenv.naming import ENVIRONMENT_NAME_MAX, EnvironmentRef
 from aenv.plan import connection, iam
@@ -221,3 +223,23 @@ def test_a_failure_no_one_foresaw_reaches_the_status_and_an_event(kube: Kube, na
 
     kube.core.delete_namespaced_resource_quota("no-secrets", namespace)
     kube.wait_condition(namespace, "defi", "Ready", timeout=90)
+
+
+def test_readyz_waits_for_the_watches_of_the_namespaces_served(tmp_path: Path, kubeconfig: Path, kube: Kube,
+                                                               emulator: AwsEmulator) -> None:
+    """An operator serving exactly named namespaces watches inside them, and says so on /readyz."""
+    port = free_port()
+    names = ["aenv-ready-a", "aenv-ready-b"]
+    args = [a for n in names for a in ("-n", n)] + ["--health-port", str(port)]
+    with Operator(tmp_path, kubeconfig, emulator, prefix="aenv-ready-", args=args) as op:
+
+        def answers(path: str) -> int:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
+                    return int(r.status)
+            except urllib.error.HTTPError as e:
+                return int(e.code)
+
+        wait_for(lambda: answers("/readyz") == 200, 60, "/readyz to answer 200", interval=0.1)
+        assert answers("/healthz") == 200
+        assert op.running()
