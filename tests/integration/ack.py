@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from kubernetes.client.rest import ApiException
 
+from aenv.ack import resource
 from aenv.local import ack, controlplane
 from aenv.local.emulator import AwsEmulator
 from aenv.local.processes import wait_for
@@ -28,21 +29,14 @@ TERMINAL = "ACK.Terminal"
 
 
 @dataclass(frozen=True)
-class AckKind:
-    """One kind of ACK resource: sqs Queue is AckKind("sqs", "Queue", "queues")."""
+class AckKind(resource.AckKind):
+    """aenv's AckKind with the plural the tests address the custom objects API by."""
 
-    service: str
-    kind: str
-    plural: str
-    version: str = "v1alpha1"
-
-    @property
-    def group(self) -> str:
-        return f"{self.service}.services.k8s.aws"
+    plural: str = ""
 
 
-QUEUE = AckKind("sqs", "Queue", "queues")
-KEY = AckKind("kms", "Key", "keys")
+QUEUE = AckKind("sqs", "Queue", plural="queues")
+KEY = AckKind("kms", "Key", plural="keys")
 
 
 @pytest.fixture(scope="session")
