@@ -97,17 +97,22 @@ class Watcher:
 
     def _run(self, kind: Kind, namespace: str | None) -> None:
         failures = 0
+        version: str | None = None  # where the last watch ended: the next resumes there, without listing again
         while not self.stopping.is_set():
             try:
-                version = self._list(kind, namespace)
-                failures = 0
-                self.states[(kind.kind, namespace)] = "watching"
+                if version is None:
+                    version = self._list(kind, namespace)
+                    failures = 0
+                    self.states[(kind.kind, namespace)] = "watching"
                 for event_type, obj in self._watch(kind, namespace, version):
+                    version = (obj.get("metadata") or {}).get("resourceVersion") or version
                     self._report(kind, obj, event_type == "DELETED")
             except ResourceNotFoundError:
+                version = None
                 self.states[(kind.kind, namespace)] = "unserved"
                 self._await_served(kind)
-            except ApiException as e:
+            except ApiException as e:  # 410 Gone among them: the version to resume from is too old
+                version = None
                 if e.status == 404:  # the kind's CRD was removed
                     self.states[(kind.kind, namespace)] = "unserved"
                     self._await_served(kind)
@@ -116,6 +121,7 @@ class Watcher:
                 self.states[(kind.kind, namespace)] = "failing"
                 self._pause(kind, e, failures)
             except Exception as e:  # noqa: BLE001 - a broken watch is listed and watched again, never fatal
+                version = None
                 failures += 1
                 self.states[(kind.kind, namespace)] = "failing"
                 self._pause(kind, e, failures)
