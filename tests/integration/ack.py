@@ -1,7 +1,8 @@
 """The real ACK controllers for the integration tests: fixtures that build (or reuse) them, install their CRDs and run
 them against the session's control plane and AWS emulator, and helpers that read ACK resources with deadlines.
 
-tests/integration/conftest.py imports the fixtures `ack_bin` and `ack_controllers`.
+tests/integration/conftest.py imports the fixtures `ack_bin`, `ack_controllers`, `ack_operator` (module-scoped: an
+operator without AWS variables) and `ack_namespace`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from kubernetes.client.rest import ApiException
@@ -21,6 +22,9 @@ from aenv.local.emulator import AwsEmulator
 from aenv.local.processes import wait_for
 
 from .kube import DEADLINE, Kube
+
+if TYPE_CHECKING:
+    from .conftest import Operator
 
 # Drift made by hand in the emulator is corrected within this (ACK's default is 10 hours).
 ACK_RESYNC_SECONDS = 30
@@ -62,6 +66,25 @@ def ack_controllers(tmp_path_factory: pytest.TempPathFactory, kubeconfig: Path, 
         yield controllers
     finally:
         controllers.stop()
+
+@pytest.fixture(scope="module")
+def ack_operator(tmp_path_factory: pytest.TempPathFactory, kubeconfig: Path, kube: Kube,
+                 emulator: AwsEmulator, ack_controllers: ack.AckControllers) -> Iterator[Operator]:
+    """An operator without any AWS variable (no credentials, no endpoint, no region): only ACK calls AWS."""
+    from .conftest import Operator  # conftest imports these fixtures
+
+    op = Operator(tmp_path_factory.mktemp("ack-operator"), kubeconfig, emulator, prefix="aenv-ack-mode-")
+    op.env = {k: v for k, v in op.env.items() if not k.startswith("AWS_")}
+    with op:
+        yield op
+
+
+@pytest.fixture
+def ack_namespace(kube: Kube, emulator: AwsEmulator, ack_operator: Operator) -> Iterator[str]:
+    from .conftest import fresh_namespace
+
+    emulator.reset()
+    yield from fresh_namespace(kube, ack_operator)
 
 
 def condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:

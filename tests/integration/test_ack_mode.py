@@ -24,7 +24,6 @@ from aenv.api import EnvironmentSpec, effective
 from aenv.aws.component import AwsTarget
 from aenv.kube import apply
 from aenv.kube import client as kube_client
-from aenv.local.ack import AckControllers
 from aenv.local.emulator import AwsEmulator
 from aenv.local.processes import wait_for
 from aenv.naming import TAG_COMPONENT, TAG_ENVIRONMENT, TAG_UID, EnvironmentRef
@@ -32,28 +31,12 @@ from aenv.plan import encryption
 from aenv.plan.environment import desired_resources, requested
 from aenv.plan.types import Desired, Observation
 
-from .conftest import Operator, fresh_namespace
+from .conftest import Operator
 from .kube import Kube
 
 pytestmark = pytest.mark.integration
 DEADLINE = 180.0  # the ACK controllers resolve references and sync in turn: a few of their reconcile loops
 NAME = "flow"
-
-
-@pytest.fixture(scope="module")
-def ack_operator(tmp_path_factory: pytest.TempPathFactory, kubeconfig: Path, kube: Kube,
-                 emulator: AwsEmulator, ack_controllers: AckControllers) -> Iterator[Operator]:
-    """An operator without any AWS variable (no credentials, no endpoint, no region): only ACK calls AWS."""
-    op = Operator(tmp_path_factory.mktemp("ack-operator"), kubeconfig, emulator, prefix="aenv-ack-mode-")
-    op.env = {k: v for k, v in op.env.items() if not k.startswith("AWS_")}
-    with op:
-        yield op
-
-
-@pytest.fixture
-def ack_namespace(kube: Kube, emulator: AwsEmulator, ack_operator: Operator) -> Iterator[str]:
-    emulator.reset()
-    yield from fresh_namespace(kube, ack_operator)
 
 
 def env_spec(policy: str) -> dict[str, Any]:
