@@ -10,7 +10,7 @@ RUN python -m pip wheel --no-cache-dir --disable-pip-version-check --no-deps -w 
 
 # The AWS emulator of the end-to-end workflow (moto with aenv's additions): `docker build --target emulator`.
 FROM build AS emulator
-RUN /opt/aenv/bin/pip install --no-cache-dir --disable-pip-version-check -c requirements.lock 'moto[server]'
+RUN /opt/aenv/bin/pip install --no-cache-dir --disable-pip-version-check -c requirements.lock 'moto[server]' cbor2
 USER 65532:65532
 EXPOSE 5000
 ENTRYPOINT ["/opt/aenv/bin/python", "-m", "aenv.local.moto_server", "-H", "0.0.0.0", "-p", "5000"]

@@ -2,7 +2,7 @@
 them against the session's control plane and AWS emulator, and helpers that read ACK resources with deadlines.
 
 tests/integration/conftest.py imports the fixtures `ack_bin`, `ack_controllers`, `ack_operator` (module-scoped: an
-operator without AWS variables) and `ack_namespace`.
+operator without AWS variables), `ack_namespace` and `in_process`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from kubernetes.client.rest import ApiException
+from kubernetes.config import kube_config
 
 from aenv.ack import resource
+from aenv.kube import apply
+from aenv.kube import client as kube_client
 from aenv.local import ack, controlplane
 from aenv.local.emulator import AwsEmulator
 from aenv.local.processes import wait_for
@@ -77,6 +80,17 @@ def ack_operator(tmp_path_factory: pytest.TempPathFactory, kubeconfig: Path, kub
     op.env = {k: v for k, v in op.env.items() if not k.startswith("AWS_")}
     with op:
         yield op
+
+
+@pytest.fixture
+def in_process(kubeconfig: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """aenv's own Kubernetes client in this process, on the session's cluster (ACK clients used directly)."""
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))  # read when loading
+    kube_client.api.cache_clear()
+    apply.dynamic.cache_clear()
+    yield
+    kube_client.api.cache_clear()
+    apply.dynamic.cache_clear()
 
 
 @pytest.fixture

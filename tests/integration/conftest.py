@@ -25,7 +25,7 @@ from aenv.local.controlplane import LocalCluster
 from aenv.local.devenv import OIDC_ISSUER
 from aenv.local.emulator import CREDENTIALS, REGION, AwsEmulator, free_port
 
-from .ack import ack_bin, ack_controllers, ack_namespace, ack_operator  # noqa: F401 - fixtures: the real ACK controllers
+from .ack import ack_bin, ack_controllers, ack_namespace, ack_operator, in_process  # noqa: F401 - fixtures: ACK
 from .kube import Kube
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,8 +9,13 @@
   has shown it `deleting` and it has been deleting for AENV_EMULATOR_DELETE_SECONDS (default 0: the next describe).
 - ElastiCache DeleteCacheSubnetGroup (HTTP 500 in moto): CacheSubnetGroupNotFoundFault when absent,
   CacheSubnetGroupInUse while a replication group that is not gone yet (or a cache cluster) uses it.
+- ElastiCache DescribeSnapshots of a snapshot name that does not exist: an empty list instead of
+  SnapshotNotFoundFault, which the ACK elasticache controller treats as an error, not as "not found" (it expects
+  the CacheClusterNotFound of a cluster filter), so its Snapshot CRs never get created against moto.
 - ElastiCache DescribeEvents (HTTP 500 in moto; the ACK elasticache controller calls it on every sync): an empty
   list, paginated as AWS pages it (Events, Marker).
+- CloudWatch over Smithy RPC v2 CBOR, the protocol of the ACK cloudwatch controller's Go SDK, which moto does not
+  serve: translated to the JSON protocol in front of moto (cbor_rpc).
 
 Run as `python -m aenv.local.moto_server`, with the arguments of `python -m moto.server`.
 """
@@ -29,10 +34,17 @@ from moto import server
 from moto.core.responses import ActionResult, EmptyResult, PaginatedResult
 from moto.ec2.models import subnets as ec2_subnets
 from moto.ec2.models import vpcs as ec2_vpcs
-from moto.elasticache.exceptions import CacheSubnetGroupNotFound, ElastiCacheException, ReplicationGroupNotFound
+from moto.elasticache.exceptions import (
+    CacheSubnetGroupNotFound,
+    ElastiCacheException,
+    ReplicationGroupNotFound,
+    SnapshotNotFound,
+)
 from moto.elasticache.models import ElastiCacheBackend
 from moto.elasticache.responses import ElastiCacheResponse
 from moto.utilities.id_generator import TAG_KEY_CUSTOM_ID
+
+from . import cbor_rpc
 
 # EC2 custom ids ---------------------------------------------------------------------------------------------------
 
@@ -221,6 +233,36 @@ def _describe_no_events() -> None:
     _RESPONSE.describe_events = describe_events
 
 
+# ElastiCache DescribeSnapshots of a name not taken ----------------------------------------------------------------
+
+def _describe_missing_snapshot() -> None:
+    original = _RESPONSE.describe_snapshots
+
+    def describe_snapshots(self: ElastiCacheResponse) -> ActionResult:
+        """No snapshot of that name: an empty list, which the ACK elasticache controller reads as "not found"
+        (it takes SnapshotNotFoundFault for a failure, so a Snapshot CR could never be created)."""
+        try:
+            result: ActionResult = original(self)
+        except SnapshotNotFound:
+            return ActionResult({"Snapshots": []})
+        return result
+
+    _RESPONSE.describe_snapshots = describe_snapshots
+
+
+# CloudWatch over CBOR --------------------------------------------------------------------------------------------
+
+def _serve_cbor() -> None:
+    """The server's application (moto.server.main makes it from this name) behind the CBOR translator."""
+    moto_server: Any = server
+    dispatcher = moto_server.DomainDispatcherApplication
+
+    def translated(*args: Any, **kwargs: Any) -> cbor_rpc.CborToJson:
+        return cbor_rpc.CborToJson(dispatcher(*args, **kwargs))
+
+    moto_server.DomainDispatcherApplication = translated
+
+
 def install(environ: Mapping[str, str] = os.environ) -> None:
     _honour_custom_id(ec2_vpcs, "random_vpc_id", ec2_vpcs.VPCBackend, "create_vpc", lambda b: b.vpcs)
     _honour_custom_id(ec2_subnets, "random_subnet_id", ec2_subnets.SubnetBackend, "create_subnet",
@@ -229,6 +271,8 @@ def install(environ: Mapping[str, str] = os.environ) -> None:
     _finish_replication_group_deletes(delay)
     _delete_cache_subnet_groups(delay)
     _describe_no_events()
+    _describe_missing_snapshot()
+    _serve_cbor()
 
 
 def main() -> None:
