@@ -275,11 +275,20 @@ def _aws(env: Environment, spec: EnvironmentSpec) -> tuple[EnvironmentStatus, li
 
 
 def _retire(env: EnvironmentRef, resources: list[ManagedResource], clients: Registry,
-            target: AwsTarget, policy: DeletionPolicy, progress: _Progress) -> set[str]:
-    """Delete (or release, for Retain) resources; the keys AWS confirms gone or retained."""
-    done = set()
+            target: AwsTarget, policy: DeletionPolicy, progress: _Progress,
+            dependents: Mapping[str, set[str]] | None = None) -> set[str]:
+    """Delete (or release, for Retain) resources, each once those that refer to it (`dependents`, by key) are gone
+    or retained: a subnet group outlives its database, a key what it encrypts (in mode ack a CR refers to the CRs
+    it depends on, and ACK cannot delete a CR whose references no longer resolve). The keys AWS confirms gone or
+    retained."""
+    done: set[str] = set()
+    present = {r.key for r in resources}
     for r in reversed(resources):
         component = r.component
+        waiting = sorted(k for k in (dependents or {}).get(r.key, ()) if k in present and k not in done)
+        if waiting:
+            progress.wait(component, f"{r.name} is deleted after {', '.join(waiting)}")
+            continue
         if r.kind not in clients:
             progress.fail(component, "NotImplemented", f"{r.name}: aenv cannot delete {r.kind} in this mode")
             continue
@@ -356,8 +365,12 @@ def _finalize(env: Environment, now: str) -> Outcome:
                                                                 component=d.component)
                  for d in desired if implemented(d.component, desired, clients)}
     inventory = {**{k: r for k, r in recorded.items() if k not in inventory}, **inventory}
+    dependents: dict[str, set[str]] = {}
+    for d in desired:
+        for key in d.depends_on:
+            dependents.setdefault(key, set()).add(d.key)
     progress = _Progress(env.ref)
-    gone = _retire(env.ref, list(inventory.values()), clients, target, policy, progress)
+    gone = _retire(env.ref, list(inventory.values()), clients, target, policy, progress, dependents)
     kept = [r for k, r in inventory.items() if k not in gone]
     results = [progress.result(c, implemented(c, desired, clients), deleting=True) for c in components]
     status = replace_status(env.status, resources=kept, queues=env.status.queues if kept else [])

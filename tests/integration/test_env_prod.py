@@ -45,6 +45,7 @@ QUEUES = {"events": ("events", 60), "trades": ("trades.fifo", 30), "notification
 DLQS = {"events": "events-dlq", "trades": "trades-dlq.fifo", "notifications": "notifications-dlq"}
 ROUTES = {"$connect", "$disconnect", "$default", "subscribe", "unsubscribe", "ping"}
 DOMAIN = "ws.analytics.example.com"
+ACK_TAG_PREFIX = "services.k8s.aws/"
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 SECRETS = ("cache-auth", "database", "jwt", "api-key-partners", "api-key-internal")
 CONNECTION_KEYS = {"CACHE_URL", "DATABASE_URL", "QUEUE_EVENTS_URL", "TOPIC_ALERTS_ARN", "GATEWAY_URL", "JWT_SECRET",
@@ -208,6 +209,11 @@ def secret_data(kube: Kube, namespace: str, name: str) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
 
 
+def own(tags: dict[str, str]) -> dict[str, str]:
+    """The tags aenv sets: in mode ack the ACK controllers add their own (services.k8s.aws/...) besides."""
+    return {k: v for k, v in tags.items() if not k.startswith(ACK_TAG_PREFIX)}
+
+
 def same_key(observed: str | None, key_id: str) -> bool:
     """A KMS key named by id or ARN."""
     return bool(observed) and str(observed).rsplit("/", 1)[-1] == key_id
@@ -250,7 +256,7 @@ def check_key(aws: Aws, p: str, env: str, uid: str) -> dict[str, Any]:
     assert (key["KeyState"], key["KeySpec"], key["KeyUsage"]) == ("Enabled", KEY_SPEC, "ENCRYPT_DECRYPT")
     assert aws.kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
     assert aws.aliases() == {f"alias/{p}": key["KeyId"]}
-    tags = aws.key_tags(key["KeyId"])
+    tags = own(aws.key_tags(key["KeyId"]))
     assert tags == {TAG_ENVIRONMENT: env, TAG_UID: uid, TAG_COMPONENT: "encryption"}
     return key
 
@@ -334,7 +340,7 @@ def check_gateway(aws: Aws, p: str, namespace: str, env: str, uid: str) -> dict[
     [api] = aws.apis(p)
     assert api["Name"] == f"{p}-gateway" and api["ProtocolType"] == "WEBSOCKET"
     assert api["RouteSelectionExpression"] == "$request.body.action"
-    assert api["Tags"] == {TAG_ENVIRONMENT: env, TAG_UID: uid, TAG_COMPONENT: "gateway"}
+    assert own(api["Tags"]) == {TAG_ENVIRONMENT: env, TAG_UID: uid, TAG_COMPONENT: "gateway"}
     api_id = api["ApiId"]
     [integration] = aws.api.get_integrations(ApiId=api_id)["Items"]
     assert integration["IntegrationType"] == "HTTP_PROXY"
@@ -347,13 +353,13 @@ def check_gateway(aws: Aws, p: str, namespace: str, env: str, uid: str) -> dict[
     assert stage["StageName"] == "live" and stage["AutoDeploy"] is True
     throttling = stage["DefaultRouteSettings"]
     assert (float(throttling["ThrottlingRateLimit"]), int(throttling["ThrottlingBurstLimit"])) == (1000.0, 2000)
-    assert stage["Tags"] == {TAG_ENVIRONMENT: env, TAG_UID: uid, TAG_COMPONENT: "gateway"}
+    assert own(stage["Tags"]) == {TAG_ENVIRONMENT: env, TAG_UID: uid, TAG_COMPONENT: "gateway"}
 
     domain = aws.api.get_domain_name(DomainName=DOMAIN)
     [config] = domain["DomainNameConfigurations"]
     assert (config["CertificateArn"], config["EndpointType"]) == (CERTIFICATE, "REGIONAL")
     assert config["SecurityPolicy"] == "TLS_1_2"
-    assert domain["Tags"] == {TAG_ENVIRONMENT: env, TAG_UID: uid, TAG_COMPONENT: "gateway"}
+    assert own(domain["Tags"]) == {TAG_ENVIRONMENT: env, TAG_UID: uid, TAG_COMPONENT: "gateway"}
     [mapping] = aws.api.get_api_mappings(DomainName=DOMAIN)["Items"]
     assert (mapping["ApiId"], mapping["Stage"], mapping.get("ApiMappingKey", "")) == (api_id, "live", "")
     return api
@@ -403,7 +409,7 @@ def check_monitoring(aws: Aws, p: str, env: str, uid: str, api: dict[str, Any]) 
         else:
             assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", threshold.metric), alarm_name
             assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": f"{p}-{watched}"}], alarm_name
-        tags = {t["Key"]: t["Value"] for t in aws.cw.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]}
+        tags = own({t["Key"]: t["Value"] for t in aws.cw.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]})
         assert tags == {TAG_ENVIRONMENT: env, TAG_UID: uid, TAG_COMPONENT: "monitoring",
                         TAG_PRIORITY: threshold.priority}, alarm_name
 
@@ -430,7 +436,7 @@ def check_role(aws: Aws, p: str, namespace: str, env: str, uid: str, key: dict[s
     assert statement["Condition"]["StringEquals"] == {
         f"{OIDC_ISSUER}:sub": f"system:serviceaccount:{namespace}:aenv-{NAME}-workloads",
         f"{OIDC_ISSUER}:aud": "sts.amazonaws.com"}
-    tags = {t["Key"]: t["Value"] for t in aws.iam.list_role_tags(RoleName=f"{p}-workloads")["Tags"]}
+    tags = own({t["Key"]: t["Value"] for t in aws.iam.list_role_tags(RoleName=f"{p}-workloads")["Tags"]})
     assert tags == {TAG_ENVIRONMENT: env, TAG_UID: uid, TAG_COMPONENT: "iam"}
 
     assert aws.iam.list_role_policies(RoleName=f"{p}-workloads")["PolicyNames"] == ["aenv-workloads"]
@@ -507,12 +513,8 @@ def check_status(kube: Kube, namespace: str, env: dict[str, Any], aws: Aws, p: s
     assert sorted(k for k, ok in shapes.items() if not ok) == [], "connection Secret keys with the wrong value"
 
 
-def test_prod_example_is_built_on_aws_as_the_platform_expects(kube: Kube, prod: str, aws: Aws,
-                                                              operator: Operator) -> None:
-    namespace = prod
-    vpc_subnets = aws.private_network()
-    kube.create_env(namespace, NAME, prod_spec(*vpc_subnets))
-    env = kube.wait_condition(namespace, NAME, "Ready", timeout=READY_DEADLINE)
+def check_prod(kube: Kube, aws: Aws, namespace: str, env: dict[str, Any], vpc_subnets: tuple[str, list[str]]) -> None:
+    """Every component of the example, as built in moto, and the environment's status and connection Secret."""
     uid, key_of_env, p = env["metadata"]["uid"], f"{namespace}/{NAME}", f"aenv-{namespace}-{NAME}"
 
     sg = check_network(aws, p, vpc_subnets)
@@ -536,8 +538,19 @@ def test_prod_example_is_built_on_aws_as_the_platform_expects(kube: Kube, prod: 
     # moto's tagging API does not show DB subnet groups: ask RDS.
     db_subnets = aws.rds.describe_db_subnet_groups(DBSubnetGroupName=f"{p}-database")["DBSubnetGroups"][0]
     tags = aws.rds.list_tags_for_resource(ResourceName=db_subnets["DBSubnetGroupArn"])["TagList"]
-    assert {t["Key"]: t["Value"] for t in tags} == {TAG_ENVIRONMENT: key_of_env, TAG_UID: uid, TAG_COMPONENT: "network"}
+    assert own({t["Key"]: t["Value"] for t in tags}) == {TAG_ENVIRONMENT: key_of_env, TAG_UID: uid,
+                                                         TAG_COMPONENT: "network"}
     check_status(kube, namespace, env, aws, p)
+
+
+def test_prod_example_is_built_on_aws_as_the_platform_expects(kube: Kube, prod: str, aws: Aws,
+                                                              operator: Operator) -> None:
+    namespace = prod
+    vpc_subnets = aws.private_network()
+    kube.create_env(namespace, NAME, prod_spec(*vpc_subnets))
+    env = kube.wait_condition(namespace, NAME, "Ready", timeout=READY_DEADLINE)
+    check_prod(kube, aws, namespace, env, vpc_subnets)
+    p = f"aenv-{namespace}-{NAME}"
 
     # Idle: three resync passes later nothing was created again and nothing was written to the API server.
     counts = aws.counts(p)
@@ -556,20 +569,9 @@ def reports_deleting(kube: Kube, namespace: str) -> bool:
         "False", "Deleting") and FINALIZER in env["metadata"]["finalizers"]
 
 
-def test_deleting_prod_keeps_what_snapshot_promises(kube: Kube, prod: str, aws: Aws) -> None:
-    namespace = prod
-    env = create_prod(kube, aws, namespace)
-    uid, p = env["metadata"]["uid"], f"aenv-{namespace}-{NAME}"
-    assert env["spec"]["deletionPolicy"] == "Snapshot" and FINALIZER in env["metadata"]["finalizers"]
-    [key] = aws.keys()
+def check_deleted_per_snapshot(aws: Aws, p: str, uid: str, key: dict[str, Any]) -> None:
+    """What deleting the example with deletionPolicy Snapshot leaves in AWS: exactly what the policy promises."""
     database, cache = f"{p}-database", f"{p}-cache"
-
-    # aenv holds the finalizer until AWS confirms each deletion (more than one pass: the network goes last), and
-    # says so meanwhile; the emulator finishes deletions as AWS does, so the environment then goes on its own.
-    kube.delete_env(namespace, NAME)
-    wait_for(lambda: reports_deleting(kube, namespace), READY_DEADLINE, "the status to say Deleting")
-    wait_for(lambda: kube.env_gone(namespace, NAME), READY_DEADLINE, "the environment to go once AWS confirms")
-
     # The database and the cache: gone, after final snapshots encrypted with the environment's key.
     [taken] = aws.rds.describe_db_snapshots(DBSnapshotIdentifier=final_snapshot_name(database, uid))["DBSnapshots"]
     assert taken["DBInstanceIdentifier"] == database and taken["SnapshotType"] == "manual"
@@ -602,3 +604,19 @@ def test_deleting_prod_keeps_what_snapshot_promises(kube: Kube, prod: str, aws: 
     assert kept["KeyId"] == key["KeyId"] and kept["KeyState"] == "Enabled" and not aws.aliases()
     assert aws.key_tags(key["KeyId"]).get(TAG_RELEASED) == "true"
     assert aws.key_tags(key["KeyId"])[TAG_UID] == uid
+
+
+def test_deleting_prod_keeps_what_snapshot_promises(kube: Kube, prod: str, aws: Aws) -> None:
+    namespace = prod
+    env = create_prod(kube, aws, namespace)
+    uid, p = env["metadata"]["uid"], f"aenv-{namespace}-{NAME}"
+    assert env["spec"]["deletionPolicy"] == "Snapshot" and FINALIZER in env["metadata"]["finalizers"]
+    [key] = aws.keys()
+
+    # aenv holds the finalizer until AWS confirms each deletion (more than one pass: the network goes last), and
+    # says so meanwhile; the emulator finishes deletions as AWS does, so the environment then goes on its own.
+    kube.delete_env(namespace, NAME)
+    wait_for(lambda: reports_deleting(kube, namespace), READY_DEADLINE, "the status to say Deleting")
+    wait_for(lambda: kube.env_gone(namespace, NAME), READY_DEADLINE, "the environment to go once AWS confirms")
+
+    check_deleted_per_snapshot(aws, p, uid, key)

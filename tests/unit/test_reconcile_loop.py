@@ -326,6 +326,26 @@ def test_retire_deletes_in_reverse_order_and_reports_only_what_is_gone() -> None
     assert progress.failures["gateway"][0] == "NotImplemented"  # this mode has no client for the kind
 
 
+def test_retire_deletes_a_resource_only_once_what_refers_to_it_is_gone() -> None:
+    cloud = FakeCloud()
+    resources = []
+    for n in ("key", "queue", "other"):
+        cloud.put("sqs.queue", n, ENV)
+        resources.append(ManagedResource(kind="sqs.queue", key=f"queue/{n}", name=n, component="queues"))
+    dependents = {"queue/key": {"queue/queue"}}
+    cloud.fail[("sqs.queue", "queue", "delete")] = lambda: TransientError("busy")
+    progress = reconcile._Progress(ENV)
+    gone = reconcile._retire(ENV, resources, cloud.registry(), TARGET, "Delete", progress, dependents)
+    assert gone == {"queue/other"}
+    assert [c[2] for c in cloud.calls if c[0] == "delete"] == ["other", "queue"]  # not the key: its user is there
+    assert any("key is deleted after queue/queue" in w for w in progress.waiting["queues"])
+
+    del cloud.fail[("sqs.queue", "queue", "delete")]  # the next pass: the user goes, then the key in the same pass
+    gone = reconcile._retire(ENV, resources[:2], cloud.registry(), TARGET, "Delete", reconcile._Progress(ENV),
+                             dependents)
+    assert gone == {"queue/queue", "queue/key"}
+
+
 # --- the implemented() rule -----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("kinds", "implemented"), [

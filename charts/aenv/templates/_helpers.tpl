@@ -48,10 +48,11 @@ The same rules go into the ClusterRole (every namespace) or into one Role per wa
   verbs: ["create"]
 # What aenv owns: the connection Secret, the workloads' ServiceAccount and Services (server-side apply) and their
 # ReplicaSets; watched so that a deletion or edit heals within seconds. In mode ack also the Secrets holding generated
-# values that ACK puts in Secrets Manager: a rotation deletes the version before the last.
+# values that ACK puts in Secrets Manager: a rotation deletes the version before the last, and a Retain releases the
+# current one from the environment's ownership (patch).
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "list", "watch", "create", "update", "delete"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
 # Server-side apply needs `create` besides `patch` for an object that does not exist yet.
 - apiGroups: [""]
   resources: ["services", "serviceaccounts"]
@@ -67,6 +68,10 @@ The same rules go into the ClusterRole (every namespace) or into one Role per wa
   resources: ["httproutes"]
   verbs: ["get", "list", "watch", "patch"]
 {{- if .Values.rbac.ack }}
+# Mode ack: the record of what a Retain left in AWS (aenv-retained-<name>), for the next environment of the name.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "create", "patch", "delete"]
 # Mode ack: the ACK resources aenv writes (server-side apply), annotates and deletes.
 {{- range $group, $resources := .Files.Get "files/ack-resources.yaml" | fromYaml }}
 - apiGroups: [{{ printf "%s.services.k8s.aws" $group | quote }}]

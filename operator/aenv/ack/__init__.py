@@ -7,9 +7,11 @@ cannot yet build in this mode: its condition says NotImplemented and it is not c
 from ..aws.component import Registry
 from . import (
     ec2_security_group,
+    elasticache_replication_group,
     elasticache_subnet_group,
     iam_role,
     kms_key,
+    rds_db_instance,
     rds_subnet_group,
     secretsmanager_secret,
     sns_subscription,
@@ -29,6 +31,8 @@ CLIENTS = Registry({
     rds_subnet_group.KIND: rds_subnet_group.DbSubnetGroups,
     secretsmanager_secret.KIND: secretsmanager_secret.SecretsManagerSecrets,
     iam_role.KIND: iam_role.IamRoles,
+    elasticache_replication_group.KIND: elasticache_replication_group.ReplicationGroups,
+    rds_db_instance.KIND: rds_db_instance.DbInstances,
 })
 
 __all__ = ["CLIENTS"]

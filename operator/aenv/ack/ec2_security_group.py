@@ -39,6 +39,7 @@ def workloads_group(env: EnvironmentRef) -> str:
 
 class SecurityGroups(AckClient):
     KIND = AckKind("ec2", "SecurityGroup")
+    ADOPTED_BY = (("id", "status.id"),)
 
     def spec(self, desired: Desired, env: EnvironmentRef) -> dict[str, Any]:
         p = desired.params

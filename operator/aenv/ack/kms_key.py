@@ -42,6 +42,7 @@ class KmsAliases(AckClient):
 
 class KmsKeys(AckClient):
     KIND = AckKind("kms", "Key")
+    ADOPTED_BY = (("keyID", "status.keyID"),)
 
     def __init__(self, target: AwsTarget) -> None:
         super().__init__(target)

@@ -22,6 +22,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from kubernetes.client.exceptions import ApiException
@@ -32,7 +33,7 @@ from ..aws.component import AwsTarget, Classified
 from ..aws.errors import AwsError, TransientError
 from ..aws.sqs_queue_policy import _canonical as canonical_policy
 from ..kube import apply
-from ..naming import OBJECT_NAME_MAX, TAG_ENVIRONMENT, TAG_UID, EnvironmentRef
+from ..naming import OBJECT_NAME_MAX, TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, EnvironmentRef
 from ..plan.types import Desired, Observation
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -41,6 +42,10 @@ MANAGED_SELECTOR = f"{MANAGED_BY}=aenv"
 ANNOTATION_ENVIRONMENT = TAG_ENVIRONMENT  # "<namespace>/<name>": not a valid label value, so an annotation
 ANNOTATION_UID = TAG_UID
 DELETION_POLICY = "services.k8s.aws/deletion-policy"  # delete | retain
+ADOPTION_POLICY = "services.k8s.aws/adoption-policy"
+ADOPTION_FIELDS = "services.k8s.aws/adoption-fields"
+RELEASED_AT = "aenv.dev/released-at"  # when aenv asked ACK to tag the resource released, before retaining it
+DELETING_MANAGER = "aenv-deletion"  # the field manager of what aenv changes in a CR to delete or retain it
 REGION = "services.k8s.aws/region"
 ENVIRONMENT_API_VERSION = "aenv.dev/v1alpha1"
 ENVIRONMENT_KIND = "AnalyticsEnvironment"
@@ -178,6 +183,13 @@ def readiness(obj: Mapping[str, Any], controller: str, unusable: str | None) -> 
     return Readiness(True, "available")
 
 
+def synced_since(obj: Mapping[str, Any], stamp: str) -> bool:
+    """Whether ACK has synced the CR at or after `stamp` (RFC 3339, seconds): ACK stamps the condition's
+    lastTransitionTime each time it sets it, which tells a sync of a change aenv made from one before it."""
+    synced = conditions(obj).get(SYNCED)
+    return _true(synced) and str((synced or {}).get("lastTransitionTime") or "") >= stamp
+
+
 def _parsed(value: Any) -> Any:
     """JSON documents held as strings parsed, numbers as strings (SQS answers maxReceiveCount as either)."""
     if isinstance(value, str):
@@ -227,6 +239,77 @@ def tag_map(tags: Any) -> dict[str, str]:
         if key is not None:
             out[str(key)] = str(value or "")
     return out
+
+
+def with_tag(tags: Any, key: str, value: str) -> Any:
+    """ACK's tags with one more, in the form the kind uses (a map, or a list of {key, value} or {tagKey,
+    tagValue})."""
+    if isinstance(tags, Mapping):
+        return {**tags, key: value}
+    listed = [t for t in tags or [] if t.get("key", t.get("tagKey")) != key]
+    names = ("tagKey", "tagValue") if listed and "tagKey" in listed[0] else ("key", "value")
+    return [*listed, {names[0]: key, names[1]: value}]
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _at(obj: Mapping[str, Any], path: str) -> Any:
+    """A value in a CR by its dotted path, e.g. "status.ackResourceMetadata.arn"."""
+    value: Any = obj
+    for part in path.split("."):
+        value = (value or {}).get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+class Retained:
+    """What a Retain left in AWS, per environment name: a ConfigMap `aenv-retained-<name>` in its namespace (not
+    owned by the environment, which is gone) with, per CR, the fields ACK adopts the AWS resource by. A new
+    environment of the same name writes those CRs with ACK's adoption annotations, so ACK adopts what is there
+    instead of creating it again; only what aenv itself retained is adopted, never a resource of someone else
+    that happens to have the name."""
+
+    def __init__(self, namespace: str, environment: str) -> None:
+        self.namespace, self.name = namespace, object_name(f"aenv-retained-{environment}")
+
+    @staticmethod
+    def entry(kind: AckKind, name: str) -> str:
+        return object_name(f"{kind.service}.{kind.kind.lower()}.{name}")
+
+    def _resource(self) -> Any:
+        return apply.dynamic().resources.get(api_version="v1", kind="ConfigMap")
+
+    def _data(self) -> dict[str, str]:
+        try:
+            found = self._resource().get(name=self.name, namespace=self.namespace).to_dict()
+        except NotFoundError:
+            return {}
+        return dict(found.get("data") or {})
+
+    def get(self, kind: AckKind, name: str) -> dict[str, Any] | None:
+        raw = self._data().get(self.entry(kind, name))
+        return dict(json.loads(raw)) if raw else None
+
+    def put(self, kind: AckKind, name: str, record: Mapping[str, Any]) -> None:
+        self._resource().server_side_apply(body={
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": self.name, "namespace": self.namespace, "labels": dict(MANAGED)},
+            "data": {self.entry(kind, name): json.dumps(record, sort_keys=True)},
+        }, name=self.name, namespace=self.namespace, field_manager=f"aenv-{self.entry(kind, name)}"[:128],
+            force_conflicts=True)
+
+    def drop(self, kind: AckKind, name: str) -> None:
+        data = self._data()
+        if self.entry(kind, name) not in data:
+            return
+        with contextlib.suppress(NotFoundError):
+            if set(data) == {self.entry(kind, name)}:
+                self._resource().delete(name=self.name, namespace=self.namespace)
+            else:
+                self._resource().patch(name=self.name, namespace=self.namespace,
+                                       body={"data": {self.entry(kind, name): None}},
+                                       content_type="application/merge-patch+json")
 
 
 class Cluster:
@@ -308,6 +391,9 @@ class AckClient(Classified):
 
     KIND: ClassVar[AckKind]
     TAG_FIELD: ClassVar[str | None] = "tags"  # the spec field holding AWS tags, if the kind has one
+    # ACK's adoption fields and where in the CR they are, for a kind whose spec does not name the AWS resource
+    # (it is known by an id or ARN in the status); a kind named by its spec is adopted from its spec.
+    ADOPTED_BY: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __init__(self, target: AwsTarget) -> None:
         self.region = target.region
@@ -380,20 +466,81 @@ class AckClient(Classified):
         )
 
     def create(self, desired: Desired) -> Observation:
-        return self.observation(desired, self.cluster.apply(self.manifest(desired)))
+        return self.observation(desired, self.cluster.apply(self.adopting(self.manifest(desired))))
+
+    def retained(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """What a Retain of an earlier environment of this name recorded for the CR `body`, if anything."""
+        env = environment_of_object(body)
+        return Retained(env.namespace, env.name).get(self.KIND, body["metadata"]["name"]) if env else None
+
+    def adopting(self, body: dict[str, Any], record: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The CR with ACK's adoption annotations when an earlier environment of this name retained its AWS
+        resource: ACK then adopts it (by the recorded fields, or by the spec) instead of creating another."""
+        record = record if record is not None else self.retained(body)
+        if record is not None:
+            annotations = body["metadata"].setdefault("annotations", {})
+            annotations[ADOPTION_POLICY] = "adopt-or-create"
+            if record.get("fields"):
+                annotations[ADOPTION_FIELDS] = json.dumps(record["fields"], sort_keys=True)
+        return body
+
+    def record(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """What to record of a retained CR for a later environment to adopt it."""
+        return {"fields": {field: str(_at(obj, path)) for field, path in self.ADOPTED_BY if _at(obj, path)}}
 
     def update(self, desired: Desired, observed: Observation) -> Observation:
         return self.create(desired)
 
+    def before_delete(self, obj: Mapping[str, Any], policy: DeletionPolicy) -> bool:
+        """Whether the CR may be deleted now. A kind that must first change something in AWS (take a final
+        snapshot, turn deletion protection off) starts that and says False; a later pass deletes the CR."""
+        return True
+
+    def delete_annotations(self, obj: Mapping[str, Any], policy: DeletionPolicy) -> dict[str, str]:
+        """The annotations that tell ACK how to delete: its deletion policy, and what a kind adds."""
+        return {DELETION_POLICY: self.deletion_policy(policy)}
+
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         obj = self.find(desired)
-        if obj is None:
-            return
+        if obj is not None:
+            self.remove(obj, policy)
+
+    def remove(self, obj: Mapping[str, Any], policy: DeletionPolicy) -> None:
+        """Delete the CR `obj`, first telling ACK whether to delete or keep the AWS resource. What ACK keeps is
+        first tagged released (as mode boto3 tags it), and what a Retain keeps is recorded for adoption."""
         meta = obj["metadata"]
-        wanted = self.deletion_policy(policy)
-        if (meta.get("annotations") or {}).get(DELETION_POLICY) != wanted:
-            self.cluster.annotate(meta["namespace"], meta["name"], {DELETION_POLICY: wanted})
+        keep = self.deletion_policy(policy) == "retain"
+        if not meta.get("deletionTimestamp"):
+            ready = self._released(obj) if keep else self.before_delete(obj, policy)
+            if not ready:
+                return
+        wanted = self.delete_annotations(obj, policy)
+        have = meta.get("annotations") or {}
+        if any(have.get(k) != v for k, v in wanted.items()):
+            self.cluster.annotate(meta["namespace"], meta["name"], wanted)
+        env = environment_of_object(obj)
+        if env is not None:
+            retained = Retained(env.namespace, env.name)
+            if policy == "Retain":
+                retained.put(self.KIND, meta["name"], self.record(obj))
+            else:
+                retained.drop(self.KIND, meta["name"])
         self.cluster.delete(meta["namespace"], meta["name"])
+
+    def _released(self, obj: Mapping[str, Any]) -> bool:
+        """Whether AWS has the resource tagged aenv.dev/released=true; if not yet asked, ask ACK to tag it."""
+        if self.TAG_FIELD is None:
+            return True
+        meta, spec = obj["metadata"], obj.get("spec") or {}
+        if tag_map(spec.get(self.TAG_FIELD)).get(TAG_RELEASED) == "true":
+            asked = (meta.get("annotations") or {}).get(RELEASED_AT)
+            return asked is None or synced_since(obj, str(asked))
+        self.cluster.apply({
+            "apiVersion": self.KIND.api_version, "kind": self.KIND.kind,
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"], "annotations": {RELEASED_AT: _now()}},
+            "spec": {self.TAG_FIELD: with_tag(spec.get(self.TAG_FIELD), TAG_RELEASED, "true")},
+        }, field_manager=DELETING_MANAGER)
+        return False
 
 
 def arn(obj: Mapping[str, Any]) -> str | None:

@@ -1,11 +1,12 @@
 """Secrets Manager secrets in mode ack (kind secretsmanager.secret): a secretsmanager Secret CR whose value comes
 from a Kubernetes Secret that aenv generates and owns.
 
-The value is mode boto3's (aws/secretsmanager_secret.generate: the cache AUTH token, the database login as JSON,
-the JWT key, an API key), written once into the Kubernetes Secret `<secret>-v<n>` (key `value`, owned by the
-environment, labelled managed-by aenv); the CR's secretString points at it and ACK puts it in Secrets Manager,
-encrypted with the environment's key (kmsKeyRef). Outputs are mode boto3's: arn, version, and value, or username
-and password; they are Sensitive and are read from the Kubernetes Secret, never from a log, status or event.
+The value is mode boto3's (aws/secretsmanager_secret.generate: the cache AUTH token, the database login as JSON, the
+JWT key, an API key), written once into the Kubernetes Secret `<secret>-v<n>` (key `value`, and `password` for a
+database login, which the DBInstance CR refers to; owned by the environment, labelled managed-by aenv); the CR's
+secretString points at it and ACK puts it in Secrets Manager, encrypted with the environment's key (kmsKeyRef).
+Outputs are mode boto3's: arn, version, and value, or username and password; they are Sensitive and are read from
+the Kubernetes Secret, never from a log, status or event.
 
 Rotation: ACK does not re-read a changed value in the same Secret, so aenv never changes one. When the value is
 older than its period (the annotation aenv.dev/rotated-at of its Secret) or unusable (edited or deleted by hand),
@@ -52,6 +53,7 @@ from .resource import (
 
 KIND = "secretsmanager.secret"
 VALUE_KEY = "value"
+PASSWORD_KEY = "password"  # a database login's password alone, for the DBInstance CR's masterUserPassword
 ANNOTATION_VERSION = "aenv.dev/secret-version"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -79,8 +81,17 @@ def value_secret(desired: Desired, env: EnvironmentRef, version: int, value: str
             "ownerReferences": [{"apiVersion": ENVIRONMENT_API_VERSION, "kind": ENVIRONMENT_KIND, "name": env.name,
                                  "uid": env.uid, "controller": True}],
         },
-        "data": {VALUE_KEY: base64.b64encode(value.encode()).decode()},
+        "data": {key: base64.b64encode(v.encode()).decode() for key, v in _keys(desired, value).items()},
     }
+
+
+def _keys(desired: Desired, value: str) -> dict[str, str]:
+    """The Secret's keys: the value, and for a database login its password on its own as well."""
+    keys = {VALUE_KEY: value}
+    login = _outputs(desired, "", "", value) if desired.params["value"] == "database" else None
+    if login is not None:
+        keys[PASSWORD_KEY] = str(login["password"])
+    return keys
 
 
 def pointed_version(obj: Mapping[str, Any] | None) -> int:
@@ -116,6 +127,13 @@ class ValueSecrets:
         with contextlib.suppress(NotFoundError):
             self.resource().delete(name=name, namespace=namespace)
 
+    def orphan(self, namespace: str, name: str) -> None:
+        """No longer owned by the environment: the value of a retained secret outlives it, for the next
+        environment of the same name to adopt the secret with the value it holds."""
+        with contextlib.suppress(NotFoundError):
+            self.resource().patch(name=name, namespace=namespace, body={"metadata": {"ownerReferences": None}},
+                                  content_type="application/merge-patch+json")
+
 
 def _value(secret: Mapping[str, Any] | None) -> Sensitive | None:
     raw = ((secret or {}).get("data") or {}).get(VALUE_KEY)
@@ -137,6 +155,7 @@ def _rotated_at(secret: Mapping[str, Any]) -> datetime:
 
 class SecretsManagerSecrets(AckClient):
     KIND = AckKind("secretsmanager", "Secret")
+    ADOPTED_BY = (("name", "spec.name"), ("id", "status.id"))
 
     def __init__(self, target: AwsTarget, now: Callable[[], datetime] = _utcnow) -> None:
         super().__init__(target)
@@ -189,13 +208,14 @@ class SecretsManagerSecrets(AckClient):
             state=seen.state if not seen.ready or outputs else "without a usable value",
         )
 
-    def _write(self, desired: Desired, version: int) -> Observation:
+    def _write(self, desired: Desired, version: int, retained: Mapping[str, Any] | None = None) -> Observation:
         """Write the value's Secret of this version (unless there), then point the CR at it."""
         env = self.environment(desired)
         if env is None:
             return self.observe(desired)  # manifest() raises the same way: the environment is not known yet
         self.values.create(value_secret(desired, env, version, generate(desired), self.now()))
-        self.cluster.apply(self._manifest(desired, env, version))
+        body = self._manifest(desired, env, version)
+        self.cluster.apply(self.adopting(body, retained) if retained is not None else body)
         if version > 2:  # the one before stays while ACK applies the change
             self.values.delete(env.namespace, value_secret_name(desired, version - 2))
         return self.observe(desired)
@@ -206,7 +226,12 @@ class SecretsManagerSecrets(AckClient):
         return body
 
     def create(self, desired: Desired) -> Observation:
-        return self._write(desired, 1)
+        """The first version; or, adopting a secret an environment of this name retained, the version it left."""
+        retained = self.retained(self.manifest(desired))
+        return self._write(desired, int((retained or {}).get("version") or 1), retained)
+
+    def record(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        return {**super().record(obj), "version": pointed_version(obj)}
 
     def update(self, desired: Desired, observed: Observation) -> Observation:
         version = max(pointed_version(self.find(desired)), 1)
@@ -216,6 +241,8 @@ class SecretsManagerSecrets(AckClient):
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         obj = self.find(desired)
+        if obj is not None and policy == "Retain":
+            self.values.orphan(obj["metadata"]["namespace"], value_secret_name(desired, pointed_version(obj)))
         super().delete(desired, observed, policy)
         if obj is not None and policy != "Retain":
             version = pointed_version(obj)

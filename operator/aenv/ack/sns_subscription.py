@@ -27,6 +27,7 @@ def topic_name(subscription: str) -> str:
 
 class SnsSubscriptions(AckClient):
     KIND = AckKind("sns", "Subscription")
+    ADOPTED_BY = (("arn", "status.ackResourceMetadata.arn"),)
     TAG_FIELD = None
 
     def __init__(self, target: AwsTarget) -> None:

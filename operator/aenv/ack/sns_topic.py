@@ -17,6 +17,7 @@ TOPIC = AckKind("sns", "Topic")
 
 class SnsTopics(AckClient):
     KIND = TOPIC
+    ADOPTED_BY = (("arn", "status.ackResourceMetadata.arn"),)
 
     def spec(self, desired: Desired, env: EnvironmentRef) -> dict[str, Any]:
         p = desired.params

@@ -28,6 +28,7 @@ def redrive_policy(dead_letter_arn: str, max_receive_count: int) -> str:
 
 class SqsQueues(AckClient):
     KIND = QUEUE
+    ADOPTED_BY = (("queueURL", "status.queueURL"),)
 
     def spec(self, desired: Desired, env: EnvironmentRef) -> dict[str, Any]:
         p = desired.params
