@@ -236,7 +236,8 @@ def test_the_ack_registry_builds_what_it_has_clients_for_and_nothing_else() -> N
     assert set(ack.CLIENTS.factories) == {
         "kms.key", "sqs.queue", "sqs.queue_policy", "sns.topic", "sns.subscription", "ec2.security_group",
         "elasticache.subnet_group", "rds.subnet_group", "secretsmanager.secret", "iam.role",
-        "elasticache.replication_group", "rds.db_instance"}
+        "elasticache.replication_group", "rds.db_instance", "sns.alarm_topic", "cloudwatch.alarm",
+        "cloudwatch.dashboard"}
     assert set(ack.CLIENTS.factories) <= set(BOTO3.factories)
     full = effective(EnvironmentSpec.model_validate({
         "tier": "dev", "aws": {"region": "eu-west-1", "mode": "ack"}, "queues": [{"name": "events"}],

@@ -6,6 +6,8 @@ cannot yet build in this mode: its condition says NotImplemented and it is not c
 
 from ..aws.component import Registry
 from . import (
+    cloudwatch_alarm,
+    cloudwatch_dashboard,
     ec2_security_group,
     elasticache_replication_group,
     elasticache_subnet_group,
@@ -14,6 +16,7 @@ from . import (
     rds_db_instance,
     rds_subnet_group,
     secretsmanager_secret,
+    sns_alarm_topic,
     sns_subscription,
     sns_topic,
     sqs_queue,
@@ -31,6 +34,9 @@ CLIENTS = Registry({
     rds_subnet_group.KIND: rds_subnet_group.DbSubnetGroups,
     secretsmanager_secret.KIND: secretsmanager_secret.SecretsManagerSecrets,
     iam_role.KIND: iam_role.IamRoles,
+    sns_alarm_topic.KIND: sns_alarm_topic.SnsAlarmTopics,
+    cloudwatch_alarm.KIND: cloudwatch_alarm.CloudWatchAlarms,
+    cloudwatch_dashboard.KIND: cloudwatch_dashboard.CloudWatchDashboards,
     elasticache_replication_group.KIND: elasticache_replication_group.ReplicationGroups,
     rds_db_instance.KIND: rds_db_instance.DbInstances,
 })
