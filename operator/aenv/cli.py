@@ -11,15 +11,17 @@ import socket
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
 
 if TYPE_CHECKING:
     from . import leader
+    from .api import EnvironmentSpec
+    from .reconcile import Environment
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -122,7 +124,6 @@ def _iam_policy(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     from .api import EnvironmentSpec, effective
     from .plan.environment import desired_resources, requested
-    from .reconcile import Environment
 
     doc = yaml.safe_load(Path(args.file).read_text())
     meta = doc.get("metadata", {})
@@ -135,17 +136,16 @@ def _plan(args: argparse.Namespace) -> int:
         return 1
     print(f"{namespace}/{name}: tier {spec.tier}, mode {spec.aws.mode}, region {spec.aws.region}, "
           f"deletionPolicy {spec.deletion_policy}")
+    if spec.aws.mode == "ack":
+        return _plan_ack(args, namespace, name, doc["spec"], spec)
     if args.offline:
-        env = Environment(namespace, name, "<new>", 0, doc["spec"], {})
+        env = _planned(namespace, name, doc["spec"], live=False)
         for d in desired_resources(env.ref, spec, requested(spec)):
             print(f"  {d.kind:28} {d.name}")
         return 0
     from . import preview
 
-    current = preview.live(namespace, name) if not args.no_cluster else None
-    m = (current or {}).get("metadata", {})
-    env = Environment(namespace, name, m.get("uid", "<new>"), int(m.get("generation", 0)), doc["spec"],
-                      (current or {}).get("status", {}))
+    env = _planned(namespace, name, doc["spec"], live=not args.no_cluster)
     changes = preview.preview(env, spec, cluster=not args.no_cluster)
     for c in changes:
         print(c.line())
@@ -153,6 +153,34 @@ def _plan(args: argparse.Namespace) -> int:
     print(f"Plan: {counts['create']} to create, {counts['update']} to change, {counts['delete']} to delete, "
           f"{counts['conflict']} in conflict. Nothing was changed.")
     return 0
+
+
+def _plan_ack(args: argparse.Namespace, namespace: str, name: str, raw: Mapping[str, Any],
+              spec: EnvironmentSpec) -> int:
+    """Mode ack: the ACK objects the pass would write. They live in the cluster, so --no-cluster reads nothing."""
+    from . import preview_ack
+
+    if args.offline or args.no_cluster:
+        changes = preview_ack.offline(_planned(namespace, name, raw, live=False), spec)
+        print("\n".join(preview_ack.render(changes)))
+        created = sum(c.action == "create" for c in changes)
+        print(f"Offline: {created} ACK objects a first pass would create; the cluster was not read.")
+        return 0
+    changes, secrets = preview_ack.preview(_planned(namespace, name, raw, live=True), spec)
+    print("\n".join(preview_ack.render(changes, secrets)))
+    print(preview_ack.summary(changes))
+    return 0
+
+
+def _planned(namespace: str, name: str, raw: Mapping[str, Any], live: bool) -> Environment:
+    """The environment the file describes, with the uid and status of the one in the cluster if `live` finds it."""
+    from . import preview
+    from .reconcile import Environment
+
+    current = (preview.live(namespace, name) if live else None) or {}
+    m = current.get("metadata", {})
+    return Environment(namespace, name, m.get("uid", "<new>"), int(m.get("generation", 0)), raw,
+                       current.get("status", {}))
 
 
 def _command(args: argparse.Namespace) -> int:
