@@ -6,6 +6,9 @@ cannot yet build in this mode: its condition says NotImplemented and it is not c
 
 from ..aws.component import Registry
 from . import (
+    apigatewayv2_api,
+    apigatewayv2_domain_name,
+    apigatewayv2_stage,
     cloudwatch_alarm,
     cloudwatch_dashboard,
     ec2_security_group,
@@ -34,6 +37,9 @@ CLIENTS = Registry({
     rds_subnet_group.KIND: rds_subnet_group.DbSubnetGroups,
     secretsmanager_secret.KIND: secretsmanager_secret.SecretsManagerSecrets,
     iam_role.KIND: iam_role.IamRoles,
+    apigatewayv2_api.KIND: apigatewayv2_api.WebSocketApis,
+    apigatewayv2_stage.KIND: apigatewayv2_stage.WebSocketStages,
+    apigatewayv2_domain_name.KIND: apigatewayv2_domain_name.ApiDomainNames,
     sns_alarm_topic.KIND: sns_alarm_topic.SnsAlarmTopics,
     cloudwatch_alarm.KIND: cloudwatch_alarm.CloudWatchAlarms,
     cloudwatch_dashboard.KIND: cloudwatch_dashboard.CloudWatchDashboards,
