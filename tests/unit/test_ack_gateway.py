@@ -134,6 +134,12 @@ def test_the_api_is_usable_with_an_id_and_endpoint_and_outputs_boto3s_keys() -> 
     assert apis.routes.unusable(synced(obj, {"routeID": "r1"})) is None
 
 
+def test_a_retained_api_is_recorded_by_its_id_for_adoption() -> None:
+    apis = WebSocketApis(TARGET)
+    obj = synced(apis.manifest(planned("gateway/api")), {"apiID": "a1", "apiEndpoint": "https://a1"})
+    assert apis.record(obj) == {"fields": {"apiID": "a1"}}
+
+
 def api_parts(apis: WebSocketApis, desired: Desired) -> tuple[Observation, dict[str, Any]]:
     api = apis.observation(desired, synced(apis.manifest(desired), {"apiID": "a1", "apiEndpoint": "https://a1"}))
     integration = synced(apis.integrations.manifest(desired), {"integrationID": "i1"})

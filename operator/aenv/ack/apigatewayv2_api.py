@@ -120,6 +120,7 @@ class WebSocketRoutes(AckClient):
 
 class WebSocketApis(AckClient):
     KIND = API
+    ADOPTED_BY = (("apiID", "status.apiID"),)  # API names are not unique: a retained API is adopted by its id
 
     def __init__(self, target: AwsTarget) -> None:
         super().__init__(target)
