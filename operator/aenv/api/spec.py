@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from .base import ApiModel, cel, immutable, validations
+from .base import ApiModel, cel, exactly_one, immutable, validations
 from .rollout import Rollout
 
 # AWS tag values (`<namespace>/<name>`, at most 256) bound an environment's name: a namespace has at most 63.
@@ -62,6 +62,32 @@ class Cache(ApiModel, json_schema_extra=validations(
     snapshot_retention_days: int | None = Field(default=None, ge=0, le=35)
 
 
+class MigrationConfigMap(ApiModel):
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", max_length=253, description=(
+        "A ConfigMap in the environment's namespace whose keys are <version>_<name>.up.sql and "
+        "<version>_<name>.down.sql; aenv runs them."))
+
+
+class MigrationJob(ApiModel):
+    workload: WorkloadName = Field(description="The workload whose image runs the command, with its env and the "
+                                               "connection Secret (DATABASE_URL).")
+    command: list[Annotated[str, Field(max_length=4096)]] = Field(
+        min_length=1, max_length=64, description="Applies the pending migrations; exits 0 on success.")
+
+
+class Migrations(ApiModel, json_schema_extra=validations(
+    cel(exactly_one("configMap", "job"), "set exactly one of configMap or job"),
+)):
+    config_map: MigrationConfigMap | None = None
+    job: MigrationJob | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Migrations:
+        if (self.config_map is None) == (self.job is None):
+            raise ValueError("set exactly one of configMap or job")
+        return self
+
+
 class Database(ApiModel, json_schema_extra=validations(
     immutable("databaseName", "'analytics'", "RDS cannot rename the initial database"),
     cel("!has(self.storageGiB) || !has(oldSelf.storageGiB) || self.storageGiB >= oldSelf.storageGiB",
@@ -76,6 +102,8 @@ class Database(ApiModel, json_schema_extra=validations(
     backup_retention_days: int | None = Field(default=None, ge=0, le=35)
     deletion_protection: bool | None = None
     database_name: str = Field(default="analytics", pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    migrations: Migrations | None = Field(default=None, description="Versioned SQL migrations: aenv runs them "
+                                         "from a ConfigMap, or a workload's image runs them as a Job.")
 
 
 class DeadLetter(ApiModel):
@@ -208,6 +236,10 @@ class EnvironmentSpec(ApiModel, json_schema_extra=validations(
                     "(when that section is set) or the name of a queue or topic in spec", ".workloads"),
     cel(_SUBSCRIBERS_RULE, "every entry of spec.topics[].subscribers must name a queue in spec.queues, "
                            "FIFO for a FIFO topic and standard for a standard one", ".topics"),
+    cel("!has(self.database) || !has(self.database.migrations) || !has(self.database.migrations.job) || "
+        "(has(self.workloads) && self.workloads.exists(w, w.name == self.database.migrations.job.workload))",
+        "spec.database.migrations.job.workload must name a workload in spec.workloads",
+        ".database.migrations.job.workload"),
     cel("!has(self.gateway) || !has(self.gateway.workload) || "
         "(has(self.workloads) && self.workloads.exists(w, w.name == self.gateway.workload))",
         "spec.gateway.workload must name a workload in spec.workloads", ".gateway.workload"),
@@ -250,6 +282,9 @@ class EnvironmentSpec(ApiModel, json_schema_extra=validations(
                 kind = "FIFO" if t.fifo else "standard"
                 raise ValueError(f"spec.topics[{i}].subscribers: {', '.join(mismatched)} must be {kind} queues "
                                  f"like the topic")
+        job = self.database.migrations.job if self.database and self.database.migrations else None
+        if job and job.workload not in {w.name for w in self.workloads}:
+            raise ValueError(f"spec.database.migrations.job.workload: {job.workload} is not in spec.workloads")
         if self.gateway and self.gateway.workload and self.gateway.workload not in {w.name for w in self.workloads}:
             raise ValueError(f"spec.gateway.workload: {self.gateway.workload} is not in spec.workloads")
         return self
