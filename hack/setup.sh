@@ -10,8 +10,9 @@ mkdir -p "$cache"
 log() { echo "setup: $*" >&2; }
 
 # Debian packages the local environment and the tests use (Prometheus: the analysis provider's real server;
-# Lua: runs the chart's ArgoCD health check).
-apt_packages=(ca-certificates procps git make prometheus lua5.4)
+# Lua: runs the chart's ArgoCD health check; Redis and PostgreSQL: the local data plane behind the emulator's
+# ElastiCache and RDS).
+apt_packages=(ca-certificates procps git make prometheus lua5.4 redis-server postgresql)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if ((${#missing[@]})); then
