@@ -202,6 +202,13 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    from . import commands
+    from .migrations import cli
+
+    return cli.migrate(args.action, args.namespace or commands.default_namespace(), args.name, args.to, args.timeout)
+
+
 def _dev(args: argparse.Namespace) -> int:
     from .local import devenv
 
@@ -269,6 +276,17 @@ def parser(prog: str = "aenv") -> argparse.ArgumentParser:
     status.add_argument("-n", "--namespace")
     status.add_argument("-w", "--watch", action="store_true", help="a live view, until interrupted")
     status.set_defaults(func=_status)
+
+    migrate = sub.add_parser("migrate", help="the environment's database migrations: status, up, down")
+    migrate.add_argument("action", choices=["status", "up", "down"])
+    migrate.add_argument("name", help="the AnalyticsEnvironment")
+    migrate.add_argument("-n", "--namespace")
+    migrate.add_argument("--to", type=int, metavar="VERSION",
+                         help="up: apply up to and including VERSION; down: revert every migration above VERSION "
+                              "(default: the latest applied only; 0 reverts all)")
+    migrate.add_argument("--timeout", type=float, default=600,
+                         help="a Job source: seconds to wait for the Job's outcome (default: 600)")
+    migrate.set_defaults(func=_migrate)
 
     dev = sub.add_parser("dev", help="the local environment: control plane, AWS emulator, operator")
     dev.add_argument("action", choices=["up", "down"])
