@@ -211,7 +211,11 @@ class RedisServer:
         return redis.Redis(host=HOST, port=self.port, password=password, socket_timeout=5, **tls, **kwargs)
 
     def _admin(self) -> Any:
-        return self.client(username=ADMIN_USER, password=self._admin_password, socket_connect_timeout=2)
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        return self.client(username=ADMIN_USER, password=self._admin_password, socket_connect_timeout=2,
+                           retry=Retry(NoBackoff(), 0))  # waiting for the start polls already
 
     def running(self) -> bool:
         return self._child is not None and self._child.running()

@@ -31,8 +31,9 @@ def up(example: Path, timeout: int = 180) -> None:
     cluster = _cluster()
     print(f"control plane: {cluster.bin}")
     shutil.copy(cluster.up(nodes=2), STATE / "kubeconfig")
-    emulator = AwsEmulator(STATE)
-    print(f"AWS emulator: {emulator.start()}")
+    emulator = AwsEmulator(STATE, data_plane=os.environ.get("AENV_EMULATOR_DATA_PLANE", "1") != "0")
+    print(f"AWS emulator: {emulator.start()}" + (f", data plane {emulator.data_plane_dir}" if emulator.data_plane
+                                                 else ""))
     env = environ(STATE, emulator)
     write_env(STATE, env, cluster.kubectl_path)
 

@@ -66,11 +66,21 @@ def free_port() -> int:
 
 
 class AwsEmulator:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, data_plane: bool = False) -> None:
+        """data_plane: a real Redis and PostgreSQL behind each replication group and DB instance (see
+        dataplane_backend), their state and the CA that signed their certificates (ca_file) in state_dir/dataplane."""
         self.state_dir = state_dir
         self.pidfile = state_dir / "moto.pid"
         self.portfile = state_dir / "moto.port"
         self.logfile = state_dir / "moto.log"
+        self.data_plane = data_plane
+        self.data_plane_dir = state_dir / "dataplane"
+        self.modefile = state_dir / "moto.dataplane"  # whether the running emulator has the data plane
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA certificate the data plane's TLS servers present a certificate of (rediss://, sslmode=verify-*)."""
+        return self.data_plane_dir / "ca.crt"
 
     @property
     def url(self) -> str:
@@ -87,17 +97,21 @@ class AwsEmulator:
 
     def start(self) -> str:
         """Start moto (or reuse the running one) holding the examples' network; returns its URL."""
-        if self.healthy():
+        mode = "1" if self.data_plane else "0"
+        if self.healthy() and self.modefile.exists() and self.modefile.read_text() == mode:
             self.seed_network()
             return self.url
         self.stop()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.portfile.write_text(str(free_port()))
+        self.modefile.write_text(mode)
         port = self.portfile.read_text().strip()
         # moto's server, taught to give VPCs and subnets the ids the examples name (see moto_server).
         path = os.pathsep.join(p for p in (str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "PYTHONPATH": path, "AENV_EMULATOR_DATA_PLANE": mode,
+               "AENV_EMULATOR_DATA_PLANE_DIR": str(self.data_plane_dir)}
         processes.start([sys.executable, "-m", "aenv.local.moto_server", "-H", "127.0.0.1", "-p", port],
-                        self.pidfile, self.logfile, env={**os.environ, "PYTHONPATH": path})
+                        self.pidfile, self.logfile, env=env)
         processes.wait_for(self.healthy, 30, f"the AWS emulator on {self.url} (log: {self.logfile})")
         self.seed_network()
         return self.url

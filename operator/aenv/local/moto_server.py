@@ -16,6 +16,9 @@
   list, paginated as AWS pages it (Events, Marker).
 - CloudWatch over Smithy RPC v2 CBOR, the protocol of the ACK cloudwatch controller's Go SDK, which moto does not
   serve: translated to the JSON protocol in front of moto (cbor_rpc).
+- The local data plane (AENV_EMULATOR_DATA_PLANE=1): a real redis-server behind each replication group and a real
+  PostgreSQL behind each PostgreSQL DB instance, with the credentials they were given, described at their address
+  on 127.0.0.1 (dataplane_backend).
 
 Run as `python -m aenv.local.moto_server`, with the arguments of `python -m moto.server`.
 """
@@ -44,7 +47,7 @@ from moto.elasticache.models import ElastiCacheBackend
 from moto.elasticache.responses import ElastiCacheResponse
 from moto.utilities.id_generator import TAG_KEY_CUSTOM_ID
 
-from . import cbor_rpc
+from . import cbor_rpc, dataplane_backend
 
 # EC2 custom ids ---------------------------------------------------------------------------------------------------
 
@@ -263,7 +266,8 @@ def _serve_cbor() -> None:
     moto_server.DomainDispatcherApplication = translated
 
 
-def install(environ: Mapping[str, str] = os.environ) -> None:
+def install(environ: Mapping[str, str] = os.environ) -> dataplane_backend.DataPlane | None:
+    """Every addition; returns the data plane when it is on."""
     _honour_custom_id(ec2_vpcs, "random_vpc_id", ec2_vpcs.VPCBackend, "create_vpc", lambda b: b.vpcs)
     _honour_custom_id(ec2_subnets, "random_subnet_id", ec2_subnets.SubnetBackend, "create_subnet",
                       lambda b: (s for zone in b.subnets.values() for s in zone))
@@ -273,10 +277,13 @@ def install(environ: Mapping[str, str] = os.environ) -> None:
     _describe_no_events()
     _describe_missing_snapshot()
     _serve_cbor()
+    return dataplane_backend.install(environ)  # last: it wraps what the sections above made
 
 
 def main() -> None:
-    install()
+    plane = install()
+    if plane is not None:
+        dataplane_backend.stop_on_signals(plane)
     server.main()
 
 
