@@ -8,13 +8,11 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes.config import kube_config
+import yaml
 
 from aenv import ack
 from aenv.ack import secretsmanager_secret
@@ -22,11 +20,11 @@ from aenv.ack.iam_role import IamRoles
 from aenv.ack.secretsmanager_secret import SecretsManagerSecrets
 from aenv.api import EnvironmentSpec, effective
 from aenv.aws.component import AwsTarget
-from aenv.kube import apply
-from aenv.kube import client as kube_client
+from aenv.local import ack as local_ack
+from aenv.local.ack import AckControllers
 from aenv.local.emulator import AwsEmulator
 from aenv.local.processes import wait_for
-from aenv.naming import TAG_COMPONENT, TAG_ENVIRONMENT, TAG_UID, EnvironmentRef
+from aenv.naming import TAG_COMPONENT, TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, EnvironmentRef
 from aenv.plan import encryption
 from aenv.plan.environment import desired_resources, requested
 from aenv.plan.types import Desired, Observation
@@ -144,18 +142,63 @@ def test_queues_topics_and_key_through_ack_then_deleted(kube: Kube, emulator: Aw
     assert alias_target(emulator, alias) is None
 
 
-def test_retain_leaves_everything_in_aws(kube: Kube, emulator: AwsEmulator, ack_operator: Operator,
-                                         ack_namespace: str) -> None:
-    env, _ = ready(kube, ack_namespace, "Retain")
-    want = planned(ack_namespace, env["metadata"]["uid"], env_spec("Retain"))
-    key_id = alias_target(emulator, want["kms/key"].name)
+def retained_spec() -> dict[str, Any]:
+    return {**env_spec("Retain"), "secrets": {"apiKeys": ["partner"]}}
+
+
+def aws_state(emulator: AwsEmulator, want: dict[str, Desired]) -> dict[str, Any]:
+    """What the environment has in AWS, by identity: queue URLs, topic ARN, the alias's key, secret ARNs, and how
+    many keys and secrets exist (a duplicate shows as one more)."""
+    sm, kms = emulator.client("secretsmanager"), emulator.client("kms")
+    secrets = {s["Name"]: s["ARN"] for s in sm.list_secrets()["SecretList"]}
+    return {
+        "queues": {k: queue_urls(emulator).get(want[k].name) for k in ("queue/events", "queue/events/dead-letter",
+                                                                       "queue/trades")},
+        "topic": topic_arns(emulator).get(want["topic/alerts"].name),
+        "key": alias_target(emulator, want["kms/key"].name),
+        "secret": secrets.get(want["secret/api-key/partner"].name),
+        "keys": len(kms.list_keys()["Keys"]), "secrets": len(secrets), "all queues": len(queue_urls(emulator)),
+    }
+
+
+def released_and_owned(emulator: AwsEmulator, state: dict[str, Any]) -> dict[str, tuple[str | None, str | None]]:
+    """(aenv.dev/released, aenv.dev/uid) of each resource, read from AWS."""
+    sqs, sns, kms = emulator.client("sqs"), emulator.client("sns"), emulator.client("kms")
+    tags = {f"queue {url}": sqs.list_queue_tags(QueueUrl=url).get("Tags", {}) for url in state["queues"].values()}
+    tags["topic"] = {t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=state["topic"])["Tags"]}
+    tags["key"] = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=state["key"])["Tags"]}
+    secret = emulator.client("secretsmanager").describe_secret(SecretId=state["secret"])
+    tags["secret"] = {t["Key"]: t["Value"] for t in secret.get("Tags", [])}
+    return {what: (t.get(TAG_RELEASED), t.get(TAG_UID)) for what, t in tags.items()}
+
+
+def test_retain_leaves_everything_released_and_a_new_environment_adopts_it(
+        kube: Kube, emulator: AwsEmulator, ack_operator: Operator, ack_namespace: str) -> None:
+    kube.create_env(ack_namespace, NAME, retained_spec())
+    env = kube.wait_condition(ack_namespace, NAME, "Ready", timeout=DEADLINE)
+    first = env["metadata"]["uid"]
+    want = planned(ack_namespace, first, retained_spec())
+    before = aws_state(emulator, want)
+    assert None not in (*before["queues"].values(), before["topic"], before["key"], before["secret"]), before
+    value = emulator.client("secretsmanager").get_secret_value(SecretId=before["secret"])["SecretString"]
+
+    # Deleted with Retain: everything stays in AWS, tagged released (as mode boto3 leaves it), and recorded.
     kube.delete_env(ack_namespace, NAME)
     wait_for(lambda: kube.env_gone(ack_namespace, NAME), DEADLINE, f"{ack_namespace}/{NAME} to be deleted")
-    assert {want[k].name for k in ("queue/events", "queue/events/dead-letter", "queue/trades")} <= set(
-        queue_urls(emulator))
-    assert want["topic/alerts"].name in topic_arns(emulator)
-    assert key_id is not None and alias_target(emulator, want["kms/key"].name) == key_id
-    assert emulator.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert aws_state(emulator, want) == before
+    assert set(released_and_owned(emulator, before).values()) == {("true", first)}
+    assert kube.core.read_namespaced_config_map(f"aenv-retained-{NAME}", ack_namespace).data
+
+    # A new environment of the same name adopts exactly those resources: nothing is created twice, the secret
+    # keeps its value, and the tags name the new environment, no longer released.
+    kube.create_env(ack_namespace, NAME, retained_spec())
+    env = kube.wait_condition(ack_namespace, NAME, "Ready", timeout=DEADLINE)
+    second = env["metadata"]["uid"]
+    assert second != first
+    assert aws_state(emulator, want) == before
+    wait_for(lambda: set(released_and_owned(emulator, before).values()) == {(None, second)}, DEADLINE,
+             "ACK to tag the adopted resources as the new environment's")
+    assert emulator.client("secretsmanager").get_secret_value(SecretId=before["secret"])["SecretString"] == value
 
 
 # Secrets and the workloads' role: an environment whose workload uses a queue and the secrets.
@@ -172,17 +215,6 @@ def secrets_spec() -> dict[str, Any]:
         "workloads": [{"name": "api", "image": "example/api:1", "uses": ["events", "secrets"]}],
         "deletionPolicy": "Delete",
     }
-
-
-@pytest.fixture
-def in_process(kubeconfig: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """aenv's own Kubernetes client in this process, on the session's cluster (ACK clients used directly)."""
-    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))  # read when loading
-    kube_client.api.cache_clear()
-    apply.dynamic.cache_clear()
-    yield
-    kube_client.api.cache_clear()
-    apply.dynamic.cache_clear()
 
 
 def value_of(kube: Kube, namespace: str, name: str) -> str:
@@ -369,3 +401,38 @@ def test_network_kinds_through_ack(kube: Kube, emulator: AwsEmulator, ack_operat
         g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]}
     assert not emulator.client("rds").describe_db_subnet_groups()["DBSubnetGroups"]
     assert not emulator.client("elasticache").describe_cache_subnet_groups()["CacheSubnetGroups"]
+
+
+# A missing controller: the CRD of a kind aenv needs is not served.
+
+TOPICS_CRD = "topics.sns.services.k8s.aws"
+
+
+def test_a_missing_controller_is_named_and_its_install_picked_up(kube: Kube, emulator: AwsEmulator,
+                                                                  ack_operator: Operator, ack_namespace: str,
+                                                                  ack_controllers: AckControllers) -> None:
+    [crd_file] = [f for f in local_ack.crd_files(ack_controllers.bin_dir, ["sns-controller"])
+                  if TOPICS_CRD in local_ack.crd_names([f])]
+    kube.ext.delete_custom_resource_definition(TOPICS_CRD)
+    wait_for(lambda: TOPICS_CRD not in {c.metadata.name for c in kube.ext.list_custom_resource_definition().items},
+             DEADLINE, f"CRD {TOPICS_CRD} to be gone")
+    try:
+        kube.create_env(ack_namespace, NAME, {"tier": "dev", "aws": {"region": "us-east-1", "mode": "ack"},
+                                              "topics": [{"name": "alerts"}], "deletionPolicy": "Delete"})
+        env = kube.wait_condition(ack_namespace, NAME, "TopicsReady", status="False", reason="ACKControllerMissing",
+                                  timeout=DEADLINE)
+        topics = kube.condition(env, "TopicsReady")
+        assert topics is not None and topics["reason"] == "ACKControllerMissing", topics
+        assert "install the ACK sns-controller" in topics["message"], topics
+        assert kube.condition(env, "Ready")["status"] == "False"  # type: ignore[index]
+        assert kube.condition(env, "EncryptionReady")["status"] == "True"  # type: ignore[index]  # the rest goes on
+    finally:
+        kube.apply_crd(yaml.safe_load(crd_file.read_text()))
+    # Installed later: picked up without restarting aenv (the ACK controller resumes its watch on its own).
+    kube.wait_condition(ack_namespace, NAME, "Ready", timeout=DEADLINE)
+    assert want_topic(ack_namespace, kube.get_env(ack_namespace, NAME)) in topic_arns(emulator)
+
+
+def want_topic(namespace: str, env: dict[str, Any]) -> str:
+    spec = {"tier": "dev", "aws": {"region": "us-east-1", "mode": "ack"}, "topics": [{"name": "alerts"}]}
+    return planned(namespace, env["metadata"]["uid"], spec)["topic/alerts"].name

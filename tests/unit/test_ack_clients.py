@@ -231,21 +231,17 @@ def test_json_documents_compare_as_aws_reads_them() -> None:
 # The registry
 
 
-def test_the_ack_registry_builds_what_it_has_clients_for_and_nothing_else() -> None:
+def test_the_ack_registry_builds_every_kind_mode_boto3_builds() -> None:
     assert MODES["ack"] is ack.CLIENTS
-    assert set(ack.CLIENTS.factories) == {
-        "kms.key", "sqs.queue", "sqs.queue_policy", "sns.topic", "sns.subscription", "ec2.security_group",
-        "elasticache.subnet_group", "rds.subnet_group", "secretsmanager.secret", "iam.role",
-        "elasticache.replication_group", "rds.db_instance", "sns.alarm_topic", "cloudwatch.alarm",
-        "cloudwatch.dashboard"}
-    assert set(ack.CLIENTS.factories) <= set(BOTO3.factories)
+    assert set(ack.CLIENTS.factories) == set(BOTO3.factories)
     full = effective(EnvironmentSpec.model_validate({
         "tier": "dev", "aws": {"region": "eu-west-1", "mode": "ack"}, "queues": [{"name": "events"}],
-        "topics": [{"name": "alerts", "subscribers": ["events"]}], "cache": {},
+        "topics": [{"name": "alerts", "subscribers": ["events"]}], "cache": {}, "database": {},
+        "gateway": {"workload": "api"}, "monitoring": {}, "secrets": {"apiKeys": ["partner"]},
+        "workloads": [{"name": "api", "image": "example/api:1", "port": 8080}],
     }))
     desired = desired_resources(ENV, full, requested(full))
-    built = {c for c in requested(full) if implemented(c, desired, ack.CLIENTS)}
-    assert {"encryption", "queues", "topics", "network", "secrets", "cache"} <= built
+    assert {c for c in requested(full) if implemented(c, desired, ack.CLIENTS)} == set(requested(full))
 
 
 # The network

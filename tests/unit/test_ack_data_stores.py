@@ -181,18 +181,23 @@ def test_the_released_tag_is_added_in_the_form_the_kind_uses(tags: Any) -> None:
 
 
 def test_a_retained_cr_records_what_ack_adopts_it_by() -> None:
-    def status_of(client: Any, status: dict[str, Any]) -> dict[str, Any]:
-        return client.record({"spec": {"name": "n"}, "status": status})  # type: ignore[no-any-return]
+    def fields(client: Any, status: dict[str, Any]) -> dict[str, str]:
+        return client.record({"spec": {"name": "n"}, "status": status})["fields"]  # type: ignore[no-any-return]
 
-    assert status_of(kms_key.KmsKeys(TARGET), {"keyID": "k-1"}) == {"fields": {"keyID": "k-1"}}
-    assert status_of(sqs_queue.SqsQueues(TARGET), {"queueURL": "https://q"}) == {"fields": {"queueURL": "https://q"}}
-    assert status_of(sns_topic.SnsTopics(TARGET), {"ackResourceMetadata": {"arn": "arn:t"}}) == {
-        "fields": {"arn": "arn:t"}}
-    assert status_of(ec2_security_group.SecurityGroups(TARGET), {"id": "sg-1"}) == {"fields": {"id": "sg-1"}}
-    assert DbInstances(TARGET).record({"spec": {}, "status": {}}) == {"fields": {}}  # adopted by its spec's name
+    assert fields(kms_key.KmsKeys(TARGET), {"keyID": "k-1"}) == {"keyID": "k-1"}
+    assert fields(sqs_queue.SqsQueues(TARGET), {"queueURL": "https://q"}) == {"queueURL": "https://q"}
+    assert fields(sns_topic.SnsTopics(TARGET), {"ackResourceMetadata": {"arn": "arn:t"}}) == {"arn": "arn:t"}
+    assert fields(ec2_security_group.SecurityGroups(TARGET), {"id": "sg-1"}) == {"id": "sg-1"}
+    assert fields(DbInstances(TARGET), {}) == {}  # adopted by its spec's name
     secret = secretsmanager_secret.SecretsManagerSecrets(TARGET).record(
         {"spec": {"name": "s", "secretString": {"name": "s-v3"}}, "status": {"id": "arn:s"}})
-    assert secret == {"fields": {"name": "s", "id": "arn:s"}, "version": 3}  # and the value it holds
+    assert secret["fields"] == {"name": "s", "id": "arn:s"} and secret["version"] == 3  # and the value it holds
+
+
+def test_a_retained_cr_records_the_spec_ack_filled_in_but_not_tags_or_references() -> None:
+    key = {"spec": {"description": "d", "origin": "AWS_KMS", "policy": "{}", "tags": [{"tagKey": "k"}],
+                    "kmsKeyRef": {"from": {"name": "k"}}}, "status": {"keyID": "k-1"}}
+    assert kms_key.KmsKeys(TARGET).record(key)["spec"] == {"description": "d", "origin": "AWS_KMS", "policy": "{}"}
 
 
 def test_only_a_recorded_cr_is_written_with_adoption_annotations() -> None:

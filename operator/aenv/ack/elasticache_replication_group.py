@@ -111,13 +111,15 @@ class ReplicationGroups(AckClient):
         env = environment_of_object(obj)
         if env is None:
             return True
-        group = (obj.get("spec") or {}).get("replicationGroupID") or ""
+        group_spec = obj.get("spec") or {}
+        group = group_spec.get("replicationGroupID") or ""
         name = final_snapshot_name(group, env.uid)
         snapshot = self.snapshots.get(env.namespace, object_name(name))
         if snapshot is None:
             body = manifest(SNAPSHOT, object_name(name), env, self.region, {
                 "snapshotName": name, "replicationGroupID": group,
-                "tags": [{"key": t["key"], "value": t["value"]} for t in (obj.get("spec") or {}).get("tags") or []],
+                "tags": [{"key": t["key"], "value": t["value"]} for t in group_spec.get("tags") or []],
+                **({"kmsKeyRef": group_spec["kmsKeyRef"]} if group_spec.get("kmsKeyRef") else {}),
             })
             body["metadata"]["annotations"][DELETION_POLICY] = "retain"  # the snapshot outlives its CR
             self.snapshots.apply(body)

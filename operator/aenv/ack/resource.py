@@ -46,6 +46,7 @@ ADOPTION_POLICY = "services.k8s.aws/adoption-policy"
 ADOPTION_FIELDS = "services.k8s.aws/adoption-fields"
 RELEASED_AT = "aenv.dev/released-at"  # when aenv asked ACK to tag the resource released, before retaining it
 DELETING_MANAGER = "aenv-deletion"  # the field manager of what aenv changes in a CR to delete or retain it
+ADOPTING_MANAGER = "aenv-adoption"  # ... and of the fields ACK had filled in on a CR that a Retain left
 REGION = "services.k8s.aws/region"
 ENVIRONMENT_API_VERSION = "aenv.dev/v1alpha1"
 ENVIRONMENT_KIND = "AnalyticsEnvironment"
@@ -334,6 +335,17 @@ class Cluster:
         except ResourceNotFoundError:
             raise controller_missing(self.kind) from None
 
+    def still_served(self) -> bool:
+        """After a 404 on the kind's collection: whether the cluster still serves the kind (its CRD may have been
+        removed since discovery was cached)."""
+        client = apply.dynamic()
+        client.resources.invalidate_cache()
+        try:
+            client.resources.get(api_version=self.kind.api_version, kind=self.kind.kind)
+        except ResourceNotFoundError:
+            return False
+        return True
+
     def served(self) -> Any | None:
         """The kind's resource, or None when the cluster does not serve it: then no CR of it exists, so a read
         finds nothing (and an environment can be deleted without the controller); writing names the controller."""
@@ -359,7 +371,12 @@ class Cluster:
         resource = self.served()
         if resource is None:
             return None
-        items = resource.get(field_selector=f"metadata.name={name}", label_selector=MANAGED_SELECTOR).items
+        try:
+            items = resource.get(field_selector=f"metadata.name={name}", label_selector=MANAGED_SELECTOR).items
+        except NotFoundError:
+            if self.still_served():
+                raise
+            return None
         return items[0].to_dict() if items else None
 
     def apply(self, body: Mapping[str, Any], field_manager: str = apply.FIELD_MANAGER) -> dict[str, Any]:
@@ -371,6 +388,8 @@ class Cluster:
         except ApiException as e:
             if e.status == 409:  # a concurrent write (ACK updating the CR): retried on the next pass
                 raise TransientError(f"{self.kind.kind} {meta['name']} changed while aenv wrote it") from e
+            if e.status == 404 and not self.still_served():
+                raise controller_missing(self.kind) from None
             raise
         out: dict[str, Any] = result.to_dict()
         return out
@@ -466,7 +485,24 @@ class AckClient(Classified):
         )
 
     def create(self, desired: Desired) -> Observation:
-        return self.observation(desired, self.cluster.apply(self.adopting(self.manifest(desired))))
+        body = self.manifest(desired)
+        record = self.retained(body)
+        if record is None:
+            return self.observation(desired, self.cluster.apply(body))
+        return self.observation(desired, self.adopt(body, record))
+
+    def adopt(self, body: dict[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
+        """Write the CR of a retained resource for ACK to adopt. The spec fields ACK had filled in on the retained
+        CR (late-initialized from AWS: a key's origin and policy...) go back in under their own field manager: ACK
+        does not fill them in for an adopted resource, and would otherwise see them differ from AWS forever."""
+        obj = self.cluster.apply(self.adopting(body, record))
+        kept = {k: v for k, v in (record.get("spec") or {}).items() if k not in body["spec"]}
+        if not kept:
+            return obj
+        meta = body["metadata"]
+        return self.cluster.apply({"apiVersion": body["apiVersion"], "kind": body["kind"],
+                                   "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+                                   "spec": kept}, field_manager=ADOPTING_MANAGER)
 
     def retained(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
         """What a Retain of an earlier environment of this name recorded for the CR `body`, if anything."""
@@ -485,8 +521,11 @@ class AckClient(Classified):
         return body
 
     def record(self, obj: Mapping[str, Any]) -> dict[str, Any]:
-        """What to record of a retained CR for a later environment to adopt it."""
-        return {"fields": {field: str(_at(obj, path)) for field, path in self.ADOPTED_BY if _at(obj, path)}}
+        """What to record of a retained CR for a later environment to adopt it: ACK's adoption fields, and the
+        spec as ACK left it, whose fields aenv does not set are written back on adoption."""
+        spec = obj.get("spec") or {}
+        return {"fields": {field: str(_at(obj, path)) for field, path in self.ADOPTED_BY if _at(obj, path)},
+                "spec": {k: v for k, v in spec.items() if k != self.TAG_FIELD and not k.endswith(("Ref", "Refs"))}}
 
     def update(self, desired: Desired, observed: Observation) -> Observation:
         return self.create(desired)
@@ -511,8 +550,9 @@ class AckClient(Classified):
         meta = obj["metadata"]
         keep = self.deletion_policy(policy) == "retain"
         if not meta.get("deletionTimestamp"):
-            ready = self._released(obj) if keep else self.before_delete(obj, policy)
-            if not ready:
+            if keep and not self._released(obj):  # a kept resource counts as retired at once: say it is not yet
+                raise TransientError(f"{meta['name']}: waiting for ACK to tag it released before keeping it")
+            if not keep and not self.before_delete(obj, policy):
                 return
         wanted = self.delete_annotations(obj, policy)
         have = meta.get("annotations") or {}

@@ -215,7 +215,10 @@ class SecretsManagerSecrets(AckClient):
             return self.observe(desired)  # manifest() raises the same way: the environment is not known yet
         self.values.create(value_secret(desired, env, version, generate(desired), self.now()))
         body = self._manifest(desired, env, version)
-        self.cluster.apply(self.adopting(body, retained) if retained is not None else body)
+        if retained is None:
+            self.cluster.apply(body)
+        else:
+            self.adopt(body, retained)
         if version > 2:  # the one before stays while ACK applies the change
             self.values.delete(env.namespace, value_secret_name(desired, version - 2))
         return self.observe(desired)

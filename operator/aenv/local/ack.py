@@ -127,25 +127,27 @@ class AckControllers:
                 "--reconcile-default-resync-seconds", str(self.resync_seconds),
                 "--enable-leader-election=false"]
 
-    def start(self, timeout: float = START_TIMEOUT) -> None:
-        """Start every controller not running yet and wait until each answers its readiness probe."""
+    def start(self, timeout: float = START_TIMEOUT, attempts: int = 3) -> None:
+        """Start every controller not running yet and wait until each answers its readiness probe. A controller
+        that exits at once (a port taken between choosing it and binding it) is started again on other ports."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         env = controller_environ(self.kubeconfig, self.region)
-        for name in self.names:
-            if processes.read_pid(self.pidfile(name)) is not None:
-                continue
-            metrics, healthz, webhook = free_port(), free_port(), free_port()
-            (self.state_dir / f"{name}.healthz-port").write_text(str(healthz))
-            processes.start(self.command(name, metrics, healthz, webhook), self.pidfile(name), self.logfile(name),
-                            env=env)
-        try:
-            processes.wait_for(lambda: all(self._ready(n) for n in self.names) or bool(self.dead()), timeout,
-                               f"the ACK controllers {', '.join(self.names)} to be ready")
-        except TimeoutError as e:
-            raise TimeoutError(f"{e}\n{self.tails(n for n in self.names if not self._ready(n))}") from None
-        dead = self.dead()
-        if dead:
-            raise RuntimeError(f"ACK controllers exited: {', '.join(dead)}\n{self.tails(dead)}")
+        for attempt in range(1, attempts + 1):
+            for name in self.dead():
+                metrics, healthz, webhook = free_port(), free_port(), free_port()
+                (self.state_dir / f"{name}.healthz-port").write_text(str(healthz))
+                processes.start(self.command(name, metrics, healthz, webhook), self.pidfile(name),
+                                self.logfile(name), env=env)
+            try:
+                processes.wait_for(lambda: all(self._ready(n) for n in self.names) or bool(self.dead()), timeout,
+                                   f"the ACK controllers {', '.join(self.names)} to be ready")
+            except TimeoutError as e:
+                raise TimeoutError(f"{e}\n{self.tails(n for n in self.names if not self._ready(n))}") from None
+            dead = self.dead()
+            if not dead:
+                return
+            if attempt == attempts:
+                raise RuntimeError(f"ACK controllers exited: {', '.join(dead)}\n{self.tails(dead)}")
 
     def stop(self) -> None:
         for name in self.names:
