@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from . import processes
+from . import ack, processes
 from .controlplane import REPO, LocalCluster
 from .emulator import AwsEmulator
 
@@ -20,6 +20,7 @@ STATE = REPO / ".aenv"
 # The IAM role's IRSA trust names the cluster's OIDC issuer; the local cluster has none, the emulator accepts this.
 OIDC_ISSUER = "oidc.aenv.local/id/local"
 CRD = REPO / "crds" / "analyticsenvironments.aenv.dev.yaml"
+ACK_STATE = STATE / "ack"
 
 
 def _cluster() -> LocalCluster:
@@ -38,6 +39,8 @@ def up(example: Path, timeout: int = 180) -> None:
     write_env(STATE, env, cluster.kubectl_path)
 
     cluster.apply_crd(CRD, "analyticsenvironments.aenv.dev")
+    if os.environ.get("AENV_DEV_ACK", "1") != "0":
+        _start_ack(cluster, emulator)
 
     pidfile = STATE / "operator.pid"
     processes.stop(pidfile)  # a fresh operator runs the code as it is now
@@ -54,6 +57,16 @@ def up(example: Path, timeout: int = 180) -> None:
     cluster.kubectl("wait", "-n", ns, "--for=condition=Ready", f"aenv/{name}", f"--timeout={timeout}s")
     print(cluster.kubectl("get", "aenv", "-A"))
     print(f"source {STATE / 'env'} to use aenv, kubectl and the AWS CLI against this environment")
+
+
+def _start_ack(cluster: LocalCluster, emulator: AwsEmulator) -> None:
+    """The ACK controllers, their CRDs installed, for environments in mode ack (AENV_DEV_ACK=0 leaves them out)."""
+    bin_dir = ack.binaries()
+    ack.install_crds(cluster.kubectl_path, STATE / "kubeconfig", ack.crd_files(bin_dir))
+    controllers = ack.AckControllers(bin_dir, ACK_STATE, STATE / "kubeconfig", emulator.url)
+    controllers.stop()  # fresh ones, from the binaries as they are now
+    controllers.start()
+    print(f"ACK controllers: {', '.join(controllers.names)} (logs in {ACK_STATE})")
 
 
 def environ(state: Path, emulator: AwsEmulator) -> dict[str, str]:
@@ -103,6 +116,8 @@ def _inherited() -> dict[str, str]:
 
 def down() -> None:
     processes.stop(STATE / "operator.pid")
+    for pidfile in sorted(ACK_STATE.glob("*.pid")):
+        processes.stop(pidfile)
     AwsEmulator(STATE).stop()
     _cluster().down()
     print("local environment stopped")
