@@ -11,6 +11,7 @@ import base64
 import contextlib
 import copy
 import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -547,8 +548,10 @@ def test_prod_example_is_built_on_aws_as_the_platform_expects(kube: Kube, prod: 
                                                               operator: Operator) -> None:
     namespace = prod
     vpc_subnets = aws.private_network()
+    start = time.monotonic()
     kube.create_env(namespace, NAME, prod_spec(*vpc_subnets))
     env = kube.wait_condition(namespace, NAME, "Ready", timeout=READY_DEADLINE)
+    print(f"examples/env-prod.yaml in mode boto3: Ready in {time.monotonic() - start:.1f} s")
     check_prod(kube, aws, namespace, env, vpc_subnets)
     p = f"aenv-{namespace}-{NAME}"
 
