@@ -21,6 +21,7 @@ PauseReason = Literal["CanaryPauseStep", "InconclusiveAnalysis", "BlueGreenPause
 RunKind = Literal["step", "background", "prePromotion", "postPromotion"]
 RunPhase = Literal["Running", "Successful", "Failed", "Inconclusive", "Error", "Terminated"]
 PendingPromotion = Literal["promote", "full"]
+MigrationPhase = Literal["Pending", "Applied", "Failed", "Reverting", "Reverted", "RevertFailed"]
 
 HISTORY_LIMIT = 10
 COMMAND_MEMORY = 10
@@ -71,6 +72,27 @@ class UndoPin(ApiModel):
     spec_revision: str
 
 
+class MigrationState(ApiModel):
+    """The database migrations of one revision, a gate before its first traffic step.
+
+    `source` names what the revision brings (the ConfigMap's name and a checksum of its content when the revision
+    was made, or the Job); `from_version` is the database's version before they ran (what the stable revision
+    had), the version an abort reverts to; `to_version` the version after.
+    """
+
+    revision: str
+    source: str
+    phase: MigrationPhase = "Pending"
+    from_version: int | None = Field(default=None, ge=0)
+    to_version: int | None = Field(default=None, ge=0)
+    message: str = Field(default="", max_length=ROLLOUT_MESSAGE_LIMIT)
+
+    @property
+    def changed(self) -> bool:
+        """The run applied something an abort must revert."""
+        return self.to_version is not None and self.to_version != self.from_version
+
+
 class RolloutState(ApiModel):
     """The rollout of one workload.
 
@@ -104,6 +126,7 @@ class RolloutState(ApiModel):
     pin: UndoPin | None = None
     handled_commands: list[str] = Field(default_factory=list)
     pending_promotion: PendingPromotion | None = None
+    migration: MigrationState | None = None
     # blue-green
     active_revision: str | None = None
     preview_revision: str | None = None

@@ -48,6 +48,11 @@ The state machine (phases are RolloutState.phase):
                              the router reports weight 0); stays so while the spec holds the bad revision;
                              retry restarts at step 0, a new revision starts a new rollout, re-applying the
                              stable revision returns to Healthy at once
+    migration gate --------- with migrations (Observations.migrations), a new rollout or first deployment holds
+                             at step 0 without pods and asks RunMigrations(up) until an outcome: success
+                             starts the first step, failure aborts (MigrationFailed); an abort after they
+                             changed the database asks RunMigrations(down) back to the version before
+                             (migrating.py)
     progress deadline ------ waiting for pods or the router longer than progressDeadlineSeconds aborts
                              with reason ProgressDeadlineExceeded
 
@@ -65,6 +70,7 @@ The package, one module per part of the machine (each depends only on those abov
     transitions    abort, wait under the progress deadline, pause on an inconclusive run
     canary         the canary steps and the replicas each asks for
     blue_green     preview, promotion gates, scale-down delay, fast rollback
+    migrating      the migration gate before the first step, and the revert after an abort
     revisions      following the desired revision: first deployment, new rollout, revert, history
     commands       promote, promoteFull, abort, retry, undo
     shape          the level-triggered actions: scale, switch, weight
@@ -83,6 +89,7 @@ from .blue_green import _progress_blue_green
 from .canary import _progress_canary
 from .commands import _apply_commands, _resolve_desired
 from .context import _Ctx
+from .migrating import _held, _migration_actions, _migration_gate, _revert_migrations
 from .model import (
     Action,
     Command,
@@ -91,9 +98,11 @@ from .model import (
     DeleteReplicaSet,
     Emit,
     MeasurementRequest,
+    MigrationOutcome,
     Observations,
     ReplicaSetObservation,
     RunMeasurement,
+    RunMigrations,
     ScaleReplicaSet,
     SetWeight,
     SwitchActive,
@@ -112,9 +121,11 @@ __all__ = [
     "DeleteReplicaSet",
     "Emit",
     "MeasurementRequest",
+    "MigrationOutcome",
     "Observations",
     "ReplicaSetObservation",
     "RunMeasurement",
+    "RunMigrations",
     "ScaleReplicaSet",
     "SetWeight",
     "SwitchActive",
@@ -136,10 +147,12 @@ def step(state: RolloutState, policy: Rollout, obs: Observations, now: datetime)
     s = _apply_commands(s, ctx)
     s = _ingest(s, ctx)
     s, want = _resolve_desired(s, ctx)
+    s = _migration_gate(s, ctx)
     s = _follow_revision(s, want, ctx)
-    if s.in_progress and not s.aborted:
+    if s.in_progress and not s.aborted and not _held(s):
         s = _progress_canary(s, ctx) if s.strategy == "canary" else _progress_blue_green(s, ctx)
+    s = _revert_migrations(s, ctx)
     s = _tidy(s, ctx)
     if ctx.promotes or ctx.promote_full:
         ctx.emit("PromoteIgnored", "nothing to promote: " + (s.message or f"rollout is {s.phase}"))
-    return Decision(s, [*ctx.actions, *_reconcile(s, ctx)], _requeue_at(s, ctx))
+    return Decision(s, [*ctx.actions, *_migration_actions(s), *_reconcile(s, ctx)], _requeue_at(s, ctx))

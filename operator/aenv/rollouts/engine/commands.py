@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from ...api.rollout_state import COMMAND_MEMORY, RevisionEntry, RolloutState, UndoPin
 from .context import _Ctx, _set
+from .migrating import _retry_first_deployment
 from .model import Command, CommandKind
 from .revisions import _start
 from .transitions import _abort
@@ -53,6 +54,9 @@ def _cmd_abort(s: RolloutState, command: Command, ctx: _Ctx) -> RolloutState:
 
 
 def _cmd_retry(s: RolloutState, command: Command, ctx: _Ctx) -> RolloutState:
+    retried = _retry_first_deployment(s, ctx)
+    if retried is not None:
+        return retried
     if not s.aborted or s.desired_revision is None:
         ctx.emit("RetryIgnored", f"nothing to retry: rollout is {s.phase}, not aborted")
         return s

@@ -15,6 +15,7 @@ Verdict = Literal["successful", "failed", "inconclusive", "error"]
 
 
 CommandKind = Literal["promote", "promoteFull", "abort", "retry", "undo"]
+MigrationDirection = Literal["up", "down"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,19 @@ class Command:
 
 
 @dataclass(frozen=True)
+class MigrationOutcome:
+    """A finished run of a revision's migrations. The versions are the database's before and after the run
+    (None: the source does not tell, as a Job's); `message` says what ran, or names the migration that failed."""
+
+    revision: str
+    direction: MigrationDirection
+    ok: bool
+    message: str = ""
+    from_version: int | None = None
+    to_version: int | None = None
+
+
+@dataclass(frozen=True)
 class Observations:
     """What the operator observed for one workload, just before calling `step`.
 
@@ -59,6 +73,9 @@ class Observations:
                            the revision the blue-green active / preview Service selects now
     measurements           analysis results since the last call (older or repeated ones are ignored)
     commands               user commands present on the resource, oldest first
+    migrations             what the desired revision's migrations are (the source and its checksum); None: no
+                           migration gate. A rollout starting records it and runs them before its first step
+    migration_outcomes     the finished runs of migrations the operator holds (of any revision)
     """
 
     desired_revision: str
@@ -69,6 +86,12 @@ class Observations:
     preview_service: str | None = None
     measurements: Sequence[RunMeasurement] = ()
     commands: Sequence[Command] = ()
+    migrations: str | None = None
+    migration_outcomes: Sequence[MigrationOutcome] = ()
+
+    def migration(self, revision: str, direction: MigrationDirection) -> MigrationOutcome | None:
+        return next((o for o in self.migration_outcomes if o.revision == revision and o.direction == direction),
+                    None)
 
     def ready(self, revision: str | None) -> int:
         rs = self.replica_sets.get(revision) if revision is not None else None
@@ -128,7 +151,19 @@ class Emit:
     warning: bool = False
 
 
-Action = ScaleReplicaSet | SetWeight | SwitchActive | SwitchPreview | DeleteReplicaSet | Emit
+@dataclass(frozen=True)
+class RunMigrations:
+    """Run `revision`'s migrations recorded as `source`: up (the pending ones), or down back to `to_version`.
+    Level-triggered: asked in every call while the gate waits; the operator runs each once and reports a
+    MigrationOutcome."""
+
+    revision: str
+    direction: MigrationDirection
+    source: str
+    to_version: int | None = None
+
+
+Action = ScaleReplicaSet | SetWeight | SwitchActive | SwitchPreview | DeleteReplicaSet | Emit | RunMigrations
 
 
 @dataclass(frozen=True)

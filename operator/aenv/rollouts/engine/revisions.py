@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from ...api.rollout_state import HISTORY_LIMIT, RevisionEntry, RolloutState
 from .analysis_runs import _drop_runs
-from .blue_green import _can_fast_rollback, _fast_rollback, _start_blue_green
-from .canary import _enter
+from .blue_green import _can_fast_rollback, _fast_rollback
 from .context import _Ctx, _set
+from .migrating import _await_migrations, _begin, _held
 from .model import DeleteReplicaSet
 
 
@@ -48,7 +48,9 @@ def _first_deployment(s: RolloutState, want: str, ctx: _Ctx) -> RolloutState:
                  waiting_since=ctx.now, aborted=False, abort_reason=None,
                  active_revision=want if s.strategy == "blueGreen" else None,
                  message=f"first deployment of revision {want}")
-        s = _record(s, want, ctx)
+        s = _await_migrations(_record(s, want, ctx), want, ctx)
+    if _held(s):
+        return s
     ready = ctx.obs.ready(want)
     if ready >= ctx.replicas:
         ctx.emit("RolloutCompleted", f"revision {want} is stable ({ready} pods ready)")
@@ -69,9 +71,10 @@ def _start(s: RolloutState, want: str, ctx: _Ctx) -> RolloutState:
     s = _drop_runs(s, f"superseded by the rollout of revision {want}")
     s = _set(s, desired_revision=want, aborted=False, abort_reason=None, pending_promotion=None, weight=0,
              waiting_since=None, paused_at=None, pause_reason=None, step_started_at=ctx.now)
-    if s.strategy == "blueGreen":
-        return _start_blue_green(s, want, ctx)
-    return _enter(_set(s, retiring=_retire(s, old, ctx)), 0, ctx)
+    s = _set(s, retiring=_retire(s, old, ctx))
+    if ctx.obs.migrations is not None:
+        return _await_migrations(s, want, ctx)
+    return _begin(_set(s, migration=None), ctx)
 
 
 def _retire(s: RolloutState, old: str | None, ctx: _Ctx) -> list[str]:

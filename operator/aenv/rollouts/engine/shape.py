@@ -7,6 +7,7 @@ from .arithmetic import routed_canary_replicas
 from .blue_green import _blue_green_replicas
 from .canary import _canary_base, _ratio_replicas_keeping_capacity
 from .context import _Ctx, _set
+from .migrating import _held
 from .model import Action, ScaleReplicaSet, SetWeight, SwitchActive, SwitchPreview
 
 
@@ -27,17 +28,20 @@ def _desired_replicas(s: RolloutState, ctx: _Ctx) -> dict[str, int]:
     if s.desired_revision is None:
         return {}
     if s.stable_revision is None:
-        return {s.desired_revision: total}
+        return {} if _held(s) else {s.desired_revision: total}
     want = {s.stable_revision: total}
     if s.strategy == "blueGreen":
-        return _blue_green_replicas(s, want, ctx)
+        want = _blue_green_replicas(s, want, ctx)
+        if _held(s):
+            want[s.desired_revision] = 0
+        return want
     applied = ctx.applied or 0
     floor = routed_canary_replicas(total, applied) if ctx.routed and applied > s.weight else 0
     for revision in s.retiring:
         want.setdefault(revision, floor)
     if not s.in_progress:
         return want
-    if s.aborted:
+    if s.aborted or _held(s):
         want[s.desired_revision] = floor
     elif ctx.routed:
         want[s.desired_revision] = max(_canary_base(s, ctx), floor)
