@@ -17,6 +17,7 @@ from .api import GROUP, PLURAL, VERSION
 from .kube import owned
 from .kube.client import api
 from .memory import Memories
+from .migrations import gate as migrations
 from .reconcile import Environment, Outcome, finalize, reconcile, stored_status
 
 RESOURCE = (GROUP, VERSION, PLURAL)
@@ -173,3 +174,4 @@ def on_delete(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     if not outcome.done:
         raise kopf.TemporaryError("waiting for AWS to confirm deletion", delay=outcome.retry_after or 5)
     memories.forget(body["metadata"]["uid"])
+    migrations.forget(body["metadata"]["uid"])

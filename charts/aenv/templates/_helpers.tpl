@@ -67,6 +67,13 @@ The same rules go into the ClusterRole (every namespace) or into one Role per wa
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["httproutes"]
   verbs: ["get", "list", "watch", "patch"]
+# Database migrations: the ConfigMap source read; a Job source's Job created and its outcome read.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get"]
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "create"]
 {{- if .Values.rbac.ack }}
 # Mode ack: the record of what a Retain left in AWS (aenv-retained-<name>), for the next environment of the name.
 - apiGroups: [""]

@@ -18,6 +18,8 @@ from ..api.rollout_state import RolloutState
 from ..api.spec import EnvironmentSpec, Workload
 from ..api.status import WorkloadStatus
 from ..memory import EnvironmentMemory
+from ..migrations import gate as migrations
+from ..migrations import snapshot
 from ..naming import EnvironmentRef
 from ..plan import workloads as plan
 from ..plan.conditions import ComponentResult, Transition
@@ -90,6 +92,7 @@ def reconcile(env: EnvironmentRef, spec: EnvironmentSpec, previous: Sequence[Wor
     outputs = memory.outputs or {}
     apply.apply(plan.service_account_object(env, outputs.get("iam/role", {}).get("arn")), memory.written)
     observed = _Observed.read(env)
+    gate = _gate(env, spec, memory)
     before = {s.name: s.rollout for s in previous}
     wanted = commands(annotations)
     result = Result()
@@ -99,7 +102,7 @@ def reconcile(env: EnvironmentRef, spec: EnvironmentSpec, previous: Sequence[Wor
         policy = w.rollout or spec.rollout or DEFAULT_POLICY
         try:
             state = _one(env, spec, w, policy, before.get(w.name) or RolloutState(), observed,
-                         wanted.get(w.name, []), now, result, memory)
+                         wanted.get(w.name, []), now, result, memory, gate)
         except (TrafficRoutingError, ApiException) as e:
             problems.append(f"{w.name}: {e}")
             state = before.get(w.name) or RolloutState()
@@ -121,9 +124,20 @@ def reconcile(env: EnvironmentRef, spec: EnvironmentSpec, previous: Sequence[Wor
     return result
 
 
+def _gate(env: EnvironmentRef, spec: EnvironmentSpec, memory: EnvironmentMemory) -> migrations.Gate | None:
+    if spec.database is None or spec.database.migrations is None:
+        return None
+    take: migrations.Snapshot | None = None
+    if spec.tier == "prod":
+        def take(env: EnvironmentRef, spec: EnvironmentSpec, revision: str) -> None:
+            snapshot.take(env, spec, revision, migrations.TIMEOUT_SECONDS)
+    return migrations.Gate(env, spec, memory.outputs or {}, client.CoreV1Api(api()), client.BatchV1Api(api()),
+                           memory.wake, take)
+
+
 def _one(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload, policy: Rollout, state: RolloutState,
          observed: _Observed, cmds: list[engine.Command], now: datetime, result: Result,
-         memory: EnvironmentMemory) -> RolloutState:
+         memory: EnvironmentMemory, gate: migrations.Gate | None) -> RolloutState:
     template = plan.pod_template(env, spec, w)
     revision = plan.revision(template)
     sets = observed.replica_sets.get(w.name, {})
@@ -145,9 +159,16 @@ def _one(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload, policy: Rollou
                       for rev, rs in sets.items()},
         traffic_applied_weight=router.applied_weight(traffic) if policy.strategy == "canary" else None,
         active_service=observed.selectors.get(w.name), preview_service=observed.selectors.get(f"{w.name}-preview"),
-        measurements=measurements, commands=cmds)
+        measurements=measurements, commands=cmds,
+        migrations=gate.identity(w) if gate is not None else None,
+        migration_outcomes=gate.outcomes(w, state.migration.revision if state.migration else None)
+        if gate is not None else ())
     decision = engine.step(state, policy, obs, now)
     for action in decision.actions:
+        if isinstance(action, engine.RunMigrations):
+            if gate is not None:
+                gate.run(action)
+            continue
         _act(env, w, action, template, revision, sets, router, traffic, result, memory.written)
     if decision.requeue_at is not None:  # never sooner than a moment from now: a gate that stays due cannot spin
         result.due(max(decision.requeue_at, now + timedelta(seconds=MIN_REQUEUE_SECONDS)))

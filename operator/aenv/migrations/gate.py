@@ -1,0 +1,224 @@
+"""The migration gate's I/O: what a revision's migrations are, running them when the rollout engine asks
+(`RunMigrations`), and the outcomes it observes (`MigrationOutcome`).
+
+A ConfigMap source runs in a small thread pool of its own, so a pass never waits for the database: the pass
+that asks starts the run, the run wakes the environment when it ends, and the next pass reports the outcome.
+Each statement is bounded by AENV_MIGRATION_TIMEOUT_SECONDS (PostgreSQL's statement_timeout, the advisory lock's
+wait included). A Job source is created once and its outcome read each pass; the Job's activeDeadlineSeconds
+bounds it. In tier prod a database snapshot is taken before any pending migration runs (snapshot.py).
+Outcomes live in memory only: after a restart the engine asks again, and `up` applies only what is pending.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from ..api.spec import EnvironmentSpec, Workload
+from ..naming import EnvironmentRef
+from ..plan import connection
+from ..rollouts.engine import MigrationOutcome, RunMigrations
+from . import job as jobs
+from .plan import latest
+from .source import Migration, SourceError, parse
+
+TIMEOUT_SECONDS = float(os.environ.get("AENV_MIGRATION_TIMEOUT_SECONDS", "600"))
+_POOL = ThreadPoolExecutor(max_workers=int(os.environ.get("AENV_MIGRATION_WORKERS", "4")),
+                           thread_name_prefix="aenv-migrate")
+log = logging.getLogger("aenv.migrations")
+
+Key = tuple[str, str, str]  # revision, direction, source
+Snapshot = Callable[[EnvironmentRef, EnvironmentSpec, str], None]
+
+
+@dataclass
+class Runs:
+    """One environment's runs: in flight, or finished with their outcome (the last few)."""
+
+    futures: dict[Key, Future[MigrationOutcome]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def outcomes(self) -> list[MigrationOutcome]:
+        with self.lock:
+            return [f.result() for f in self.futures.values() if f.done()]
+
+    def start(self, key: Key, run: Callable[[], MigrationOutcome], done: Callable[[], None]) -> None:
+        with self.lock:
+            if key in self.futures:
+                return
+            # A revision's earlier outcomes no longer serve once it is asked for something new.
+            for old in [k for k, f in self.futures.items() if k[0] == key[0] and f.done()]:
+                del self.futures[old]
+            future = _POOL.submit(run)
+            self.futures[key] = future
+        future.add_done_callback(lambda _: done())
+
+
+_RUNS: dict[str, Runs] = {}
+_RUNS_LOCK = threading.Lock()
+
+
+def runs(env: EnvironmentRef) -> Runs:
+    with _RUNS_LOCK:
+        return _RUNS.setdefault(env.uid, Runs())
+
+
+def forget(uid: str) -> None:
+    with _RUNS_LOCK:
+        _RUNS.pop(uid, None)
+
+
+def gated(spec: EnvironmentSpec, workload: Workload) -> bool:
+    """A ConfigMap source gates every workload's rollouts; a Job source the rollouts of the workload it runs in."""
+    m = spec.database.migrations if spec.database is not None else None
+    return m is not None and (m.config_map is not None or (m.job is not None and m.job.workload == workload.name))
+
+
+def checksum(data: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(dict(data), sort_keys=True).encode()).hexdigest()[:12]
+
+
+class Gate:
+    """One pass's view of an environment's migrations: the ConfigMap read at most once."""
+
+    def __init__(self, env: EnvironmentRef, spec: EnvironmentSpec, outputs: Mapping[str, Mapping[str, Any]],
+                 core: client.CoreV1Api, batch: client.BatchV1Api, wake: Callable[[], None],
+                 snapshot: Snapshot | None = None) -> None:
+        self.env, self.spec, self.outputs, self.core, self.batch, self.wake = env, spec, outputs, core, batch, wake
+        self.snapshot = snapshot
+        self._data: Mapping[str, str] | bool | None = False  # False: not read yet; None: not in the cluster
+
+    @property
+    def _source(self) -> Any:
+        assert self.spec.database is not None and self.spec.database.migrations is not None
+        return self.spec.database.migrations
+
+    def _config_map(self) -> Mapping[str, str] | None:
+        if self._data is False:
+            name = self._source.config_map.name
+            try:
+                self._data = self.core.read_namespaced_config_map(name, self.env.namespace).data or {}
+            except ApiException as e:
+                if e.status != 404:
+                    raise
+                self._data = None
+        return self._data if isinstance(self._data, Mapping) else None
+
+    def identity(self, workload: Workload) -> str | None:
+        """What the workload's revision brings, as the engine records it (None: not gated)."""
+        if not gated(self.spec, workload):
+            return None
+        if self._source.job is not None:
+            return f"job/{self._job()['metadata']['name']}"
+        data = self._config_map()
+        return f"configMap/{self._source.config_map.name}@{checksum(data) if data is not None else 'missing'}"
+
+    def _job(self) -> dict[str, Any]:
+        manifest = jobs.job(self.env, self.spec, self._source.job)
+        manifest["spec"]["activeDeadlineSeconds"] = int(TIMEOUT_SECONDS)
+        return manifest
+
+    def outcomes(self, workload: Workload, revision: str | None) -> list[MigrationOutcome]:
+        if revision is None or not gated(self.spec, workload):
+            return []
+        if self._source.job is not None:
+            return self._job_outcome(revision)
+        return runs(self.env).outcomes()
+
+    def run(self, action: RunMigrations) -> None:
+        """Start what the engine asks for (once per revision, direction and source)."""
+        if self._source.job is not None:
+            if action.direction == "up":
+                self._create_job()
+            return
+        url = connection.connection_data(self.spec, self.outputs).get("DATABASE_URL")
+        if url is None:
+            log.info("%s: migrations of %s wait for the database", self.env.key, action.revision)
+            return
+        data = self._config_map()
+        runs(self.env).start((action.revision, action.direction, action.source),
+                             lambda: _guarded(action, lambda: self._run(action, url, data)), self.wake)
+
+    def _run(self, action: RunMigrations, url: str, data: Mapping[str, str] | None) -> MigrationOutcome:
+        from .runner import Runner, redact
+
+        name = self._source.config_map.name
+        if data is None:
+            return _failed(action, f"the ConfigMap {self.env.namespace}/{name} is not in the cluster")
+        try:
+            source = parse(data, f"ConfigMap {self.env.namespace}/{name}")
+        except SourceError as e:
+            return _failed(action, str(e))
+        runner = Runner(_bounded(url))
+        try:
+            before = _version(runner, source)
+            if action.direction == "down":
+                result = runner.down(source, action.to_version or 0)
+            else:
+                if self.snapshot is not None and before < latest(source):
+                    self.snapshot(self.env, self.spec, action.revision)
+                result = runner.up(source)
+        except Exception as e:  # noqa: BLE001 - the connection, the lock, AWS: the outcome says so
+            return _failed(action, redact(f"{type(e).__name__}: {e}".strip(), url), before=None)
+        after = _version(runner, source)
+        message = "; ".join(result.lines())
+        return MigrationOutcome(action.revision, action.direction, result.ok, redact(message, url), before, after)
+
+    def _create_job(self) -> None:
+        try:
+            self.batch.create_namespaced_job(self.env.namespace, self._job())  # type: ignore[arg-type]
+        except ApiException as e:
+            if e.status != 409:
+                raise
+
+    def _job_outcome(self, revision: str) -> list[MigrationOutcome]:
+        name = self._job()["metadata"]["name"]
+        try:
+            found = self.batch.read_namespaced_job(name, self.env.namespace)
+        except ApiException as e:
+            if e.status == 404:
+                return []
+            raise
+        done = jobs.outcome(found.to_dict().get("status"))
+        if done.state == "running":
+            return []
+        message = f"Job {name} {done.state}" + (f": {done.message}" if done.message else "")
+        if done.state == "failed":
+            message += f" (kubectl logs job/{name})"
+        return [MigrationOutcome(revision, "up", done.state == "succeeded", message)]
+
+
+def _guarded(action: RunMigrations, run: Callable[[], MigrationOutcome]) -> MigrationOutcome:
+    """A run that raised still ends in an outcome: the gate must not wait forever."""
+    try:
+        return run()
+    except Exception as e:
+        log.exception("migrations of %s failed", action.revision)
+        return _failed(action, f"{type(e).__name__}: {e}")
+
+
+def _failed(action: RunMigrations, message: str, before: int | None = None) -> MigrationOutcome:
+    return MigrationOutcome(action.revision, action.direction, False, message, before, before)
+
+
+def _bounded(url: str) -> str:
+    """`url` with every statement (the advisory lock's wait too) bounded by TIMEOUT_SECONDS."""
+    option = quote(f"-c statement_timeout={int(TIMEOUT_SECONDS * 1000)}", safe="")
+    return f"{url}{'&' if '?' in url else '?'}options={option}"
+
+
+def _version(runner: Any, source: list[Migration]) -> int:
+    """The database's latest applied version (0: none)."""
+    applied = [int(r.migration.split("_", 1)[0]) for r in runner.status(source) if r.state != "pending"]
+    return max(applied, default=0)
