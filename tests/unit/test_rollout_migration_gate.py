@@ -141,9 +141,10 @@ def test_an_abort_after_the_migrations_ran_reverts_them_and_retry_runs_them_agai
     d = w.step(Command("abort", "a1"))
     assert "MigrationRevertFailed" in reasons(d) and w.state.migration is not None
     assert w.state.migration.phase == "RevertFailed"
-    w.outcomes.clear()
-    d = w.step(Command("abort", "a1"), Command("retry", "r1"))
-    assert asked(d) == [RunMigrations("v2", "up", SOURCE)] and not w.state.aborted
+    d = w.step(Command("abort", "a1"), Command("retry", "r1"))  # the earlier outcomes count for attempt 1 only
+    assert asked(d) == [RunMigrations("v2", "up", SOURCE, attempt=2)] and not w.state.aborted
+    w.outcomes.append(MigrationOutcome("v2", "up", True, "applied 0002_events", 1, 2, attempt=2))
+    assert "MigrationsApplied" in reasons(w.step(Command("abort", "a1"), Command("retry", "r1")))
 
 
 def test_re_applying_the_stable_revision_reverts_the_canary_migrations() -> None:
@@ -170,8 +171,7 @@ def test_a_failed_first_deployment_is_degraded_and_retry_runs_the_migrations_aga
     assert w.state.phase == "Degraded" and "0001_users" in w.state.message and "MigrationFailed" in reasons(d)
     w.step()
     assert w.sets == {} and w.state.phase == "Degraded"
-    w.outcomes.clear()
-    assert asked(w.step(Command("retry", "r1"))) == [RunMigrations("v1", "up", SOURCE)]
+    assert asked(w.step(Command("retry", "r1"))) == [RunMigrations("v1", "up", SOURCE, attempt=2)]
 
 
 def test_blue_green_preview_gets_no_pods_before_the_migrations() -> None:

@@ -83,6 +83,8 @@ class MigrationState(ApiModel):
     revision: str
     source: str
     phase: MigrationPhase = "Pending"
+    attempt: int = Field(default=1, ge=1, description="Counts the runs of this revision's migrations (a retry "
+                                                     "runs them again): an outcome counts for its attempt only.")
     from_version: int | None = Field(default=None, ge=0)
     to_version: int | None = Field(default=None, ge=0)
     message: str = Field(default="", max_length=ROLLOUT_MESSAGE_LIMIT)

@@ -161,8 +161,8 @@ def _one(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload, policy: Rollou
         active_service=observed.selectors.get(w.name), preview_service=observed.selectors.get(f"{w.name}-preview"),
         measurements=measurements, commands=cmds,
         migrations=gate.identity(w) if gate is not None else None,
-        migration_outcomes=gate.outcomes(w, state.migration.revision if state.migration else None)
-        if gate is not None else ())
+        migration_outcomes=gate.outcomes(w, state.migration.revision, state.migration.attempt)
+        if gate is not None and state.migration is not None else ())
     decision = engine.step(state, policy, obs, now)
     for action in decision.actions:
         if isinstance(action, engine.RunMigrations):

@@ -38,7 +38,7 @@ _POOL = ThreadPoolExecutor(max_workers=int(os.environ.get("AENV_MIGRATION_WORKER
                            thread_name_prefix="aenv-migrate")
 log = logging.getLogger("aenv.migrations")
 
-Key = tuple[str, str, str]  # revision, direction, source
+Key = tuple[str, str, str, int]  # revision, direction, source, attempt
 Snapshot = Callable[[EnvironmentRef, EnvironmentSpec, str], None]
 
 
@@ -129,11 +129,11 @@ class Gate:
         manifest["spec"]["activeDeadlineSeconds"] = int(TIMEOUT_SECONDS)
         return manifest
 
-    def outcomes(self, workload: Workload, revision: str | None) -> list[MigrationOutcome]:
+    def outcomes(self, workload: Workload, revision: str | None, attempt: int = 1) -> list[MigrationOutcome]:
         if revision is None or not gated(self.spec, workload):
             return []
         if self._source.job is not None:
-            return self._job_outcome(revision)
+            return self._job_outcome(revision, attempt)
         return runs(self.env).outcomes()
 
     def run(self, action: RunMigrations) -> None:
@@ -147,7 +147,7 @@ class Gate:
             log.info("%s: migrations of %s wait for the database", self.env.key, action.revision)
             return
         data = self._config_map()
-        runs(self.env).start((action.revision, action.direction, action.source),
+        runs(self.env).start((action.revision, action.direction, action.source, action.attempt),
                              lambda: _guarded(action, lambda: self._run(action, url, data)), self.wake)
 
     def _run(self, action: RunMigrations, url: str, data: Mapping[str, str] | None) -> MigrationOutcome:
@@ -173,7 +173,8 @@ class Gate:
             return _failed(action, redact(f"{type(e).__name__}: {e}".strip(), url), before=None)
         after = _version(runner, source)
         message = "; ".join(result.lines())
-        return MigrationOutcome(action.revision, action.direction, result.ok, redact(message, url), before, after)
+        return MigrationOutcome(action.revision, action.direction, result.ok, redact(message, url), before, after,
+                                action.attempt)
 
     def _create_job(self) -> None:
         try:
@@ -182,7 +183,8 @@ class Gate:
             if e.status != 409:
                 raise
 
-    def _job_outcome(self, revision: str) -> list[MigrationOutcome]:
+    def _job_outcome(self, revision: str, attempt: int) -> list[MigrationOutcome]:
+        """The Job's outcome, whichever attempt asks: a failed Job runs again only once deleted."""
         name = self._job()["metadata"]["name"]
         try:
             found = self.batch.read_namespaced_job(name, self.env.namespace)
@@ -196,7 +198,7 @@ class Gate:
         message = f"Job {name} {done.state}" + (f": {done.message}" if done.message else "")
         if done.state == "failed":
             message += f" (kubectl logs job/{name})"
-        return [MigrationOutcome(revision, "up", done.state == "succeeded", message)]
+        return [MigrationOutcome(revision, "up", done.state == "succeeded", message, attempt=attempt)]
 
 
 def _guarded(action: RunMigrations, run: Callable[[], MigrationOutcome]) -> MigrationOutcome:
@@ -209,7 +211,7 @@ def _guarded(action: RunMigrations, run: Callable[[], MigrationOutcome]) -> Migr
 
 
 def _failed(action: RunMigrations, message: str, before: int | None = None) -> MigrationOutcome:
-    return MigrationOutcome(action.revision, action.direction, False, message, before, before)
+    return MigrationOutcome(action.revision, action.direction, False, message, before, before, action.attempt)
 
 
 def _bounded(url: str) -> str:

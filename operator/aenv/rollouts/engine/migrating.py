@@ -38,7 +38,9 @@ def _await_migrations(s: RolloutState, want: str, ctx: _Ctx) -> RolloutState:
     if ctx.obs.migrations is None:
         return _set(s, migration=None)
     first = s.stable_revision is None
-    s = _set(s, migration=MigrationState(revision=want, source=ctx.obs.migrations), step=0, weight=0,
+    attempt = s.migration.attempt + 1 if s.migration is not None and s.migration.revision == want else 1
+    s = _set(s, migration=MigrationState(revision=want, source=ctx.obs.migrations, attempt=attempt), step=0,
+             weight=0,
              phase="Progressing", waiting_since=None, paused_at=None, pause_reason=None)
     return _set(s, message=_pending_message(want, ctx.obs.migrations, first))
 
@@ -62,7 +64,7 @@ def _migration_gate(s: RolloutState, ctx: _Ctx) -> RolloutState:
     m = s.migration
     if m is None or m.phase != "Pending":
         return s
-    out = ctx.obs.migration(m.revision, "up")
+    out = ctx.obs.migration(m.revision, "up", m.attempt)
     if out is None:
         return s
     m = _outcome(m, out, "Applied" if out.ok else "Failed")
@@ -93,7 +95,7 @@ def _revert_migrations(s: RolloutState, ctx: _Ctx) -> RolloutState:
         return _set(s, migration=m.model_copy(update={"phase": "Reverting"}))
     if m.phase != "Reverting":
         return s
-    out = ctx.obs.migration(m.revision, "down")
+    out = ctx.obs.migration(m.revision, "down", m.attempt)
     if out is None:
         return s
     if out.ok:
@@ -115,7 +117,7 @@ def _migration_actions(s: RolloutState) -> list[Action]:
     if m is None:
         return []
     if _held(s) and m.phase == "Pending":
-        return [RunMigrations(m.revision, "up", m.source)]
+        return [RunMigrations(m.revision, "up", m.source, attempt=m.attempt)]
     if m.phase == "Reverting":
-        return [RunMigrations(m.revision, "down", m.source, m.from_version)]
+        return [RunMigrations(m.revision, "down", m.source, m.from_version, m.attempt)]
     return []

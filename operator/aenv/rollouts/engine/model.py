@@ -58,6 +58,7 @@ class MigrationOutcome:
     message: str = ""
     from_version: int | None = None
     to_version: int | None = None
+    attempt: int = 1
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,9 @@ class Observations:
     migrations: str | None = None
     migration_outcomes: Sequence[MigrationOutcome] = ()
 
-    def migration(self, revision: str, direction: MigrationDirection) -> MigrationOutcome | None:
-        return next((o for o in self.migration_outcomes if o.revision == revision and o.direction == direction),
-                    None)
+    def migration(self, revision: str, direction: MigrationDirection, attempt: int) -> MigrationOutcome | None:
+        return next((o for o in self.migration_outcomes
+                     if (o.revision, o.direction, o.attempt) == (revision, direction, attempt)), None)
 
     def ready(self, revision: str | None) -> int:
         rs = self.replica_sets.get(revision) if revision is not None else None
@@ -154,13 +155,14 @@ class Emit:
 @dataclass(frozen=True)
 class RunMigrations:
     """Run `revision`'s migrations recorded as `source`: up (the pending ones), or down back to `to_version`.
-    Level-triggered: asked in every call while the gate waits; the operator runs each once and reports a
-    MigrationOutcome."""
+    Level-triggered: asked in every call while the gate waits; the operator runs each attempt once and reports
+    a MigrationOutcome of that attempt."""
 
     revision: str
     direction: MigrationDirection
     source: str
     to_version: int | None = None
+    attempt: int = 1
 
 
 Action = ScaleReplicaSet | SetWeight | SwitchActive | SwitchPreview | DeleteReplicaSet | Emit | RunMigrations
