@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .api.rollout import TrafficRouting
+from .dataplane import Remembered
 from .kube.apply import Written
 from .rollouts.traffic import TrafficRouter
 
@@ -33,6 +34,7 @@ class EnvironmentMemory:
     # connection Secret from them.
     outputs: Mapping[str, Mapping[str, Any]] | None = None
     written: Written = field(default_factory=Written)  # what aenv last wrote of the environment's objects
+    data_plane: dict[str, Remembered] = field(default_factory=dict)  # the last data-plane check per component
     routes: set[RouteKey] = field(default_factory=set)  # the Ingresses and HTTPRoutes its traffic goes through
     routers: dict[str, TrafficRouter] = field(default_factory=dict)  # per workload, kept with their caches
     routings: dict[str, TrafficRouting | None] = field(default_factory=dict)  # what each router was made for

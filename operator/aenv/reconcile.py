@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from . import ack, aws
+from . import ack, aws, dataplane
 from .api import EnvironmentSpec, EnvironmentStatus, effective
 from .api.spec import DeletionPolicy
 from .api.status import ManagedResource, QueueStatus
@@ -214,8 +214,11 @@ def _reconcile(env: Environment, now: str, memory: EnvironmentMemory, aws_pass: 
     else:
         status, outputs, retry = env.status, memory.outputs, False
         results = cond.results_from(env.status.conditions, [c for c in requested(spec) if c != "workloads"])
+    data = connection.connection_data(spec, outputs)
+    if aws_pass:
+        results = _check_data_plane(spec, data, results, memory)
     # Every pass, not only the AWS ones: a Secret deleted by hand is written again from the last outputs.
-    secret, failed = _write_connection_secret(env.ref, spec, outputs, memory.written)
+    secret, failed = _write_connection_secret(env.ref, data, memory.written)
     status = replace_status(status, connection_secret=secret)
     if failed is not None:
         results.append(failed)
@@ -313,12 +316,23 @@ def _retire(env: EnvironmentRef, resources: list[ManagedResource], clients: Regi
     return done
 
 
-def _write_connection_secret(env: EnvironmentRef, spec: EnvironmentSpec, outputs: Mapping[str, Mapping[str, Any]],
+def _check_data_plane(spec: EnvironmentSpec, data: Mapping[str, str], results: list[cond.ComponentResult],
+                      memory: EnvironmentMemory) -> list[cond.ComponentResult]:
+    """Ready stores are also checked by connecting with the connection Secret's credentials (aenv/dataplane)."""
+    settings = dataplane.Settings.from_environ()
+    ready = {r.component for r in results if r.state == "ready"}
+    found = [t for t in dataplane.targets(spec, data) if t.component in ready]
+    if not settings.enabled or not found:
+        return results
+    return dataplane.judged(results, dataplane.check(found, dataplane.probes(), settings, memory.data_plane))
+
+
+def _write_connection_secret(env: EnvironmentRef, data: Mapping[str, str],
                              written: apply.Written) -> tuple[str | None, cond.ComponentResult | None]:
     """The Secret's name for the status, and a failed result when it cannot be written."""
     name = connection.secret_name(env)
     try:
-        connection_secret.ensure(env, name, connection.connection_data(spec, outputs), written)
+        connection_secret.ensure(env, name, data, written)
     except connection_secret.SecretTaken as e:
         return None, cond.ComponentResult("connection", "failed", "SecretTaken", str(e))
     return name, None

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 import redis
+from psycopg import sql
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -164,7 +165,7 @@ def test_reset_stops_every_server(emulator: AwsEmulator) -> None:
 def data_plane_operator(tmp_path_factory: pytest.TempPathFactory, kubeconfig: Path, kube: Kube,
                         emulator: AwsEmulator) -> Iterator[Operator]:
     with Operator(tmp_path_factory.mktemp("operator-dataplane"), kubeconfig, emulator,
-                  prefix="aenv-dataplane-") as op:
+                  prefix="aenv-dataplane-", env={"AENV_DATA_PLANE_CHECK_SECONDS": "2"}) as op:
         yield op
 
 
@@ -193,3 +194,35 @@ def test_connection_secret_leads_to_the_servers(kube: Kube, emulator: AwsEmulato
     kube.delete_env(ns, "defi")
     wait_for(lambda: kube.env_gone(ns, "defi"), 60, "the environment to be deleted")
     assert servers(emulator, "redis-") == servers(emulator, "postgres-") == []
+
+
+def connection_data(kube: Kube, ns: str, env: str) -> dict[str, str]:
+    secret = kube.core.read_namespaced_secret(f"{env}-connection", ns)
+    return {k: base64.b64decode(v).decode() for k, v in secret.data.items()}
+
+
+def test_readiness_checks_the_stores_and_reports_a_refused_password(
+        kube: Kube, emulator: AwsEmulator, data_plane_namespace: str, data_plane_operator: Operator) -> None:
+    """CacheReady and DatabaseReady log in with the connection Secret's credentials; a password changed behind
+    aenv's back on the real PostgreSQL makes DatabaseReady False with AuthenticationFailed, the secret nowhere."""
+    ns = data_plane_namespace
+    kube.create_env(ns, "hc", {"tier": "dev", "aws": {"region": "us-east-1", "mode": "boto3"},
+                               "cache": {"engine": "redis", "transitEncryption": True},
+                               "database": {"engineVersion": "16"}})
+    env = kube.wait_condition(ns, "hc", "Ready", timeout=90)
+    assert "authenticated PING answered at 127.0.0.1:" in (kube.condition(env, "CacheReady") or {})["message"]
+    assert "SELECT 1 answered at 127.0.0.1:" in (kube.condition(env, "DatabaseReady") or {})["message"]
+
+    data = connection_data(kube, ns, "hc")
+    changed = "changed-behind-aenvs-back-0123"
+    with psycopg.connect(data["DATABASE_URL"], autocommit=True, connect_timeout=5) as conn:  # the master user
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(data["DATABASE_USER"]),
+                                                                 sql.Literal(changed)))
+    env = kube.wait_condition(ns, "hc", "DatabaseReady", "False", reason="AuthenticationFailed", timeout=30)
+    message = (kube.condition(env, "DatabaseReady") or {})["message"]
+    assert f"user {data['DATABASE_USER']}" in message and data["DATABASE_PORT"] in message
+    assert (kube.condition(env, "CacheReady") or {})["status"] == "True"
+    secrets = (data["DATABASE_PASSWORD"], data["CACHE_AUTH_TOKEN"], changed)
+    events = " ".join(f"{e.reason} {e.message}" for e in kube.events(ns, "hc"))
+    for where in (str(env["status"]), events, data_plane_operator.log_text()):
+        assert not any(s in where for s in secrets)

@@ -70,8 +70,10 @@ def _start_ack(cluster: LocalCluster, emulator: AwsEmulator) -> None:
 
 
 def environ(state: Path, emulator: AwsEmulator) -> dict[str, str]:
-    """What `.aenv/env` exports: the cluster's kubeconfig, the emulator's endpoint and credentials, the OIDC issuer."""
-    return {"KUBECONFIG": str(state / "kubeconfig"), **emulator.environ(), "AENV_OIDC_ISSUER": OIDC_ISSUER}
+    """What `.aenv/env` exports: the cluster's kubeconfig, the emulator's endpoint and credentials, the OIDC issuer,
+    and the data plane's CA (the operator's data-plane checks trust it)."""
+    ca = {"AENV_DATA_PLANE_CA_FILE": str(emulator.ca_file)} if emulator.data_plane else {}
+    return {"KUBECONFIG": str(state / "kubeconfig"), **emulator.environ(), "AENV_OIDC_ISSUER": OIDC_ISSUER, **ca}
 
 
 def write_env(state: Path, env: Mapping[str, str], kubectl: Path) -> Path:
