@@ -194,6 +194,16 @@ def _command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rotate(args: argparse.Namespace) -> int:
+    from . import commands
+
+    namespace = args.namespace or commands.default_namespace()
+    asked = commands.rotate(namespace, args.name, "cache" if args.cache else "database")
+    print(f"{namespace}/{args.name}: rotation of the {'cache AUTH token' if args.cache else 'database login'} "
+          f"asked at {asked}")
+    return 0
+
+
 def _status(args: argparse.Namespace) -> int:
     from . import commands
 
@@ -270,6 +280,14 @@ def parser(prog: str = "aenv") -> argparse.ArgumentParser:
         if name == "undo":
             cmd.add_argument("--to-revision", type=int, help="the history number (default: the previous one)")
         cmd.set_defaults(func=_command)
+
+    rotate = sub.add_parser("rotate", help="a new credential now, the old one kept valid meanwhile")
+    rotate.add_argument("name", help="the AnalyticsEnvironment")
+    rotate.add_argument("-n", "--namespace")
+    store = rotate.add_mutually_exclusive_group(required=True)
+    store.add_argument("--cache", action="store_true", help="the cache's AUTH token (ElastiCache ROTATE)")
+    store.add_argument("--database", action="store_true", help="the database login (not built yet)")
+    rotate.set_defaults(func=_rotate)
 
     status = sub.add_parser("status", help="the environment and its rollouts: steps, weights, analysis")
     status.add_argument("name")

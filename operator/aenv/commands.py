@@ -1,4 +1,4 @@
-"""`aenv promote | abort | retry | undo | status`: rollout commands are annotations on the resource, so plain
+"""`aenv promote | abort | retry | undo | rotate | status`: commands are annotations on the resource, so plain
 kubectl can give them too:  kubectl annotate aenv NAME --overwrite rollouts.aenv.dev/WORKLOAD=promote:$(date +%s)
 """
 
@@ -7,12 +7,14 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client, config, watch
 
 from .api import GROUP, PLURAL, VERSION
 from .kube.workloads import COMMAND_ANNOTATION
+from .plan.secrets import ROTATABLE, ROTATE_ANNOTATION
 
 
 def _api() -> client.CustomObjectsApi:
@@ -53,6 +55,16 @@ def send(namespace: str, name: str, kind: str, workload: str | None, revision: i
     patch = {"metadata": {"annotations": {f"{COMMAND_ANNOTATION}{w}": value for w in targets}}}
     api.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, patch)
     return targets
+
+
+def rotate(namespace: str, name: str, what: str, now: datetime | None = None) -> str:
+    """Ask for a new credential of `what` (see plan/secrets.py); returns the time written."""
+    if what not in ROTATABLE:
+        raise SystemExit(f"aenv rotates only {', '.join(ROTATABLE)} on request so far")
+    asked = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    patch = {"metadata": {"annotations": {ROTATE_ANNOTATION + what: asked}}}
+    _api().patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, patch)
+    return asked
 
 
 def render(env: Mapping[str, Any]) -> str:

@@ -25,6 +25,7 @@ from .memory import EnvironmentMemory
 from .naming import EnvironmentRef
 from .plan import conditions as cond
 from .plan import connection
+from .plan import secrets as secrets_plan
 from .plan.actions import decide
 from .plan.environment import BY_NAME, desired_resources, requested
 from .plan.types import Desired, Observation
@@ -239,7 +240,7 @@ def _aws(env: Environment, spec: EnvironmentSpec) -> tuple[EnvironmentStatus, li
     """Observe and act on every AWS resource and retire what left the spec."""
     clients, target = clients_for(spec)
     components = requested(spec)
-    desired = desired_resources(env.ref, spec, components)
+    desired = secrets_plan.with_rotation_requests(desired_resources(env.ref, spec, components), env.annotations)
     progress = _Progress(env.ref)
     outputs: dict[str, Mapping[str, Any]] = {}
     inventory = {r.key: r for r in env.status.resources}

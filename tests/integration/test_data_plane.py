@@ -4,6 +4,8 @@ are real servers on 127.0.0.1, holding the credentials given through the AWS API
 from __future__ import annotations
 
 import base64
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from psycopg import sql
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from aenv import commands
 from aenv.local.emulator import AwsEmulator
 from aenv.local.processes import wait_for
 
@@ -226,3 +229,38 @@ def test_readiness_checks_the_stores_and_reports_a_refused_password(
     events = " ".join(f"{e.reason} {e.message}" for e in kube.events(ns, "hc"))
     for where in (str(env["status"]), events, data_plane_operator.log_text()):
         assert not any(s in where for s in secrets)
+
+
+def test_rotating_the_cache_token_keeps_every_client_authenticated(
+        kube: Kube, emulator: AwsEmulator, data_plane_namespace: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`aenv rotate --cache` puts a new token through ElastiCache's ROTATE: a client connecting with whatever the
+    connection Secret holds at each moment is never refused."""
+    ns = data_plane_namespace
+    kube.create_env(ns, "rot", {"tier": "dev", "aws": {"region": "us-east-1", "mode": "boto3"},
+                                "cache": {"engine": "redis", "transitEncryption": True}})
+    kube.wait_condition(ns, "rot", "Ready", timeout=90)
+    before = connection_data(kube, ns, "rot")["CACHE_AUTH_TOKEN"]
+    tried, failed, done = [0], [0], threading.Event()
+
+    def clients(deadline: float = time.monotonic() + 60, limit: int = 5000) -> None:
+        while not done.is_set() and time.monotonic() < deadline and tried[0] < limit:
+            url = connection_data(kube, ns, "rot")["CACHE_URL"]
+            tried[0] += 1
+            try:
+                redis.from_url(url, ssl_ca_certs=str(emulator.ca_file), **ONCE).ping()
+            except redis.AuthenticationError:
+                failed[0] += 1
+
+    loop = threading.Thread(target=clients)
+    loop.start()
+    try:
+        monkeypatch.setattr(commands, "_api", lambda: kube.custom)
+        commands.rotate(ns, "rot", "cache")
+        wait_for(lambda: connection_data(kube, ns, "rot")["CACHE_AUTH_TOKEN"] != before, 30, "a new token")
+        seen = tried[0]
+        wait_for(lambda: tried[0] >= seen + 20, 30, "clients with the new token")
+    finally:
+        done.set()
+        loop.join(10)
+    print(f"rotation: {tried[0]} connections, {failed[0]} refused")
+    assert tried[0] > 20 and failed[0] == 0

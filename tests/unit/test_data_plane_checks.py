@@ -108,3 +108,13 @@ def test_postgres_errors_are_classified() -> None:
     tls = psycopg.OperationalError("connection failed: SSL error: certificate verify failed")
     assert postgres.classify(db, tls).reason == "TLSFailed"
     assert postgres.classify(db, psycopg.OperationalError('database "x" does not exist')).reason == "CheckFailed"
+
+
+def test_a_rotation_request_reaches_only_the_cache_token() -> None:
+    from aenv.naming import EnvironmentRef
+    from aenv.plan.secrets import plan, with_rotation_requests
+
+    desired = plan(EnvironmentRef("ns", "env", "uid"), SPEC)
+    asked = with_rotation_requests(desired, {"aenv.dev/rotate-cache": "2030-01-01T00:00:00Z", "other": "x"})
+    params = {d.key: d.params.get("rotate_requested_at") for d in asked}
+    assert params == {"secret/cache-auth": "2030-01-01T00:00:00Z", "secret/database": None}

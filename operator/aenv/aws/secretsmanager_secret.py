@@ -79,6 +79,14 @@ def _outputs(desired: Desired, arn: str, version: str, value: str) -> dict[str, 
     return {"arn": arn, "value": Sensitive(value), "version": version}
 
 
+def _requested(desired: Desired) -> datetime | None:
+    """When `aenv rotate` asked for a new value (an unreadable time is no request)."""
+    try:
+        return datetime.strptime(desired.params.get("rotate_requested_at", ""), _TIME_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def _key_id(key: str | None) -> str | None:
     """A KMS key id from an id or a key ARN (Secrets Manager reports what it was given)."""
     return key.rsplit("/", 1)[-1] if key and key.startswith("arn:") else key
@@ -139,6 +147,8 @@ class SecretsManagerSecrets(Classified):
             diff["value"] = (REDACTED, REDACTED)
         elif (rotated := self._rotated_at(entry, tags)) + timedelta(days=desired.params["rotation_days"]) <= self.now():
             diff["rotation"] = (rotated.strftime(_TIME_FORMAT), f"every {desired.params['rotation_days']} days")
+        elif (asked := _requested(desired)) is not None and rotated < asked:
+            diff["rotation"] = (rotated.strftime(_TIME_FORMAT), f"asked at {asked.strftime(_TIME_FORMAT)}")
         if _key_id(entry.get("KmsKeyId")) != _key_id(desired.params["kms_key_id"]):
             diff["kms_key_id"] = (entry.get("KmsKeyId"), desired.params["kms_key_id"])
         if entry.get("Description", "") != desired.params["description"]:

@@ -6,6 +6,9 @@ only says which secrets exist, what kind of value each holds and how often it ch
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+
 from ..api.spec import EnvironmentSpec, Rotation
 from ..naming import EnvironmentRef, aws_name
 from .types import Desired, Ref
@@ -13,6 +16,22 @@ from .types import Desired, Ref
 SECRET_NAME_MAX = 512
 SECRET_INVALID = r"[^a-zA-Z0-9/_+=.@-]"
 DATABASE_USERNAME = "aenv"
+# `aenv rotate ENV --cache` writes the request's UTC time (%Y-%m-%dT%H:%M:%SZ) here; a value put before it is
+# replaced once. The time, not a nonce, so that a pass after the rotation (or after a restart) finds it done.
+ROTATE_ANNOTATION = "aenv.dev/rotate-"
+ROTATABLE = {"cache": "secret/cache-auth"}
+
+
+def rotation_requests(annotations: Mapping[str, str]) -> dict[str, str]:
+    """Secret key -> the time a rotation was asked for."""
+    return {key: annotations[ROTATE_ANNOTATION + what] for what, key in ROTATABLE.items()
+            if ROTATE_ANNOTATION + what in annotations}
+
+
+def with_rotation_requests(desired: list[Desired], annotations: Mapping[str, str]) -> list[Desired]:
+    requests = rotation_requests(annotations)
+    return [replace(d, params={**d.params, "rotate_requested_at": requests[d.key]}) if d.key in requests else d
+            for d in desired]
 
 
 def plan(env: EnvironmentRef, spec: EnvironmentSpec) -> list[Desired]:
