@@ -55,7 +55,7 @@ STATEMENTS = (
         "rds:DescribeDBInstances", "rds:DescribeDBSubnetGroups", "rds:DescribeDBSnapshots",
         "secretsmanager:ListSecrets", "secretsmanager:GetRandomPassword",
         "cloudwatch:DescribeAlarms", "cloudwatch:ListDashboards", "cloudwatch:GetMetricData",
-        "iam:ListRoles",
+        "iam:ListRoles", "s3:ListAllMyBuckets",
         "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeListeners",
         "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTargetGroups",
         "elasticloadbalancing:DescribeTags")),
@@ -99,6 +99,15 @@ STATEMENTS = (
         "rds:ListTagsForResource", "rds:AddTagsToResource", "rds:RemoveTagsFromResource"),
         (_arn("rds", f"db:{NAME}"), _arn("rds", f"subgrp:{NAME}"), _arn("rds", f"snapshot:{NAME}"),
          _arn("rds", "pg:*"), _arn("rds", "og:*"), _arn("rds", "secgrp:*"))),
+    # The backups' bucket and what the operator writes, reads and restores from it (SSE-KMS: kms:GenerateDataKey
+    # and kms:Decrypt on the key, granted under Keys).
+    Statement("Backups", (
+        "s3:CreateBucket", "s3:DeleteBucket", "s3:GetBucketTagging", "s3:PutBucketTagging",
+        "s3:GetBucketVersioning", "s3:PutBucketVersioning", "s3:GetBucketPublicAccessBlock",
+        "s3:PutBucketPublicAccessBlock", "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
+        "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration", "s3:ListBucket", "s3:ListBucketVersions",
+        "s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload"),
+        ("arn:{p}:s3:::" + NAME, "arn:{p}:s3:::" + NAME + "/*")),
     Statement("ServiceLinkedRoles", ("iam:CreateServiceLinkedRole",),
               condition={"StringEquals": {"iam:AWSServiceName": ["elasticache.amazonaws.com", "rds.amazonaws.com"]}}),
     Statement("Secrets", (
@@ -127,6 +136,17 @@ STATEMENTS = (
 # boto3's service ids (as in the aenv_aws_requests metric) -> IAM's action prefixes, where they differ.
 PREFIXES = {"secrets-manager": "secretsmanager", "resource-groups-tagging-api": "tag",
             "elastic-load-balancing-v2": "elasticloadbalancing", "apigatewayv2": "apigateway"}
+# S3's operations whose IAM action has another name (the others share their operation's name).
+S3_ACTIONS = {
+    "ListBuckets": "ListAllMyBuckets", "HeadBucket": "ListBucket", "ListObjectsV2": "ListBucket",
+    "ListObjectVersions": "ListBucketVersions", "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
+    "PutPublicAccessBlock": "PutBucketPublicAccessBlock", "GetBucketEncryption": "GetEncryptionConfiguration",
+    "PutBucketEncryption": "PutEncryptionConfiguration",
+    "GetBucketLifecycleConfiguration": "GetLifecycleConfiguration",
+    "PutBucketLifecycleConfiguration": "PutLifecycleConfiguration", "HeadObject": "GetObject",
+    "DeleteObjects": "DeleteObject", "CreateMultipartUpload": "PutObject", "UploadPart": "PutObject",
+    "CompleteMultipartUpload": "PutObject",
+}
 
 
 def document(partition: str = "aws", account: str = "*") -> dict[str, Any]:
@@ -147,6 +167,8 @@ def action_of(service: str, operation: str) -> str:
     prefix = PREFIXES.get(service, service)
     if prefix == "apigateway":
         return f"apigateway:{_http_method(service, operation)}"
+    if prefix == "s3":
+        return f"s3:{S3_ACTIONS.get(operation, operation)}"
     return f"{prefix}:{operation}"
 
 

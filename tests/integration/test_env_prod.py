@@ -66,7 +66,7 @@ class Aws:
         self.ec2, self.kms, self.sm = boto(emulator, "ec2"), boto(emulator, "kms"), boto(emulator, "secretsmanager")
         self.elasticache, self.rds = boto(emulator, "elasticache"), boto(emulator, "rds")
         self.sqs, self.sns, self.api = boto(emulator, "sqs"), boto(emulator, "sns"), boto(emulator, "apigatewayv2")
-        self.cw, self.iam = boto(emulator, "cloudwatch"), boto(emulator, "iam")
+        self.cw, self.iam, self.s3 = boto(emulator, "cloudwatch"), boto(emulator, "iam"), boto(emulator, "s3")
         self.tagging = boto(emulator, "resourcegroupstaggingapi")
 
     def private_network(self) -> tuple[str, list[str]]:
@@ -142,6 +142,11 @@ class Aws:
         return {r["ResourceARN"]: {t["Key"]: t["Value"] for t in r.get("Tags", [])}
                 for p in pages for r in p["ResourceTagMappingList"]}
 
+    def buckets(self, prefix: str) -> dict[str, dict[str, str]]:
+        """Bucket name -> tags."""
+        return {b["Name"]: {t["Key"]: t["Value"] for t in self.s3.get_bucket_tagging(Bucket=b["Name"])["TagSet"]}
+                for b in self.s3.list_buckets()["Buckets"] if b["Name"].startswith(prefix)}
+
     def counts(self, prefix: str) -> Counter[str]:
         """How many of each kind of resource the environment has in moto: a duplicate shows as a higher count."""
         n: Counter[str] = Counter()
@@ -157,6 +162,7 @@ class Aws:
         n["replication groups"] = sum(g["ReplicationGroupId"].startswith(prefix) for g in
                                       self.elasticache.describe_replication_groups()["ReplicationGroups"])
         n["db instances"] = len(self.db_instances(prefix))
+        n["buckets"] = len(self.buckets(prefix))
         n["queues"] = len(self.queue_urls(prefix))
         n["topics"] = len(self.topics(prefix))
         n["subscriptions"] = len(self.sns.list_subscriptions()["Subscriptions"])
@@ -289,7 +295,7 @@ def check_database(aws: Aws, p: str, key: dict[str, Any], sg: dict[str, str]) ->
     assert (instance["StorageType"], instance["AllocatedStorage"]) == ("gp3", 500)
     assert instance["StorageEncrypted"] is True and instance["KmsKeyId"] == key["Arn"]
     assert instance["MultiAZ"] is True
-    assert instance["BackupRetentionPeriod"] == 7
+    assert instance["BackupRetentionPeriod"] == 30
     assert instance["DeletionProtection"] is True
     assert instance["PubliclyAccessible"] is False
     assert [g["VpcSecurityGroupId"] for g in instance["VpcSecurityGroups"]] == [sg["database"]]
@@ -541,7 +547,28 @@ def check_prod(kube: Kube, aws: Aws, namespace: str, env: dict[str, Any], vpc_su
     tags = aws.rds.list_tags_for_resource(ResourceName=db_subnets["DBSubnetGroupArn"])["TagList"]
     assert own({t["Key"]: t["Value"] for t in tags}) == {TAG_ENVIRONMENT: key_of_env, TAG_UID: uid,
                                                          TAG_COMPONENT: "network"}
+    check_backups(kube, aws, env, p, key, uid)
     check_status(kube, namespace, env, aws, p)
+
+
+def check_backups(kube: Kube, aws: Aws, env: dict[str, Any], p: str, key: dict[str, Any], uid: str) -> None:
+    """Mode boto3: the backups' bucket, private, versioned, SSE-KMS with the environment's key, expiring backups
+    after the prod retention. Mode ack has no s3-controller: no bucket, and BackupsReady says NotImplemented."""
+    condition = kube.condition(env, "BackupsReady")
+    if env["spec"]["aws"]["mode"] == "ack":
+        assert condition is not None and (condition["status"], condition["reason"]) == ("Unknown", "NotImplemented")
+        assert aws.buckets(p) == {}
+        return
+    assert condition is not None and condition["status"] == "True", condition
+    bucket = f"{p}-backups"
+    assert own(aws.buckets(p)[bucket]) == {TAG_ENVIRONMENT: env["metadata"]["namespace"] + "/" + NAME, TAG_UID: uid,
+                                           TAG_COMPONENT: "backups"}
+    assert aws.s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert all(aws.s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+    [rule] = aws.s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key["Arn"]}
+    [expiry] = aws.s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert expiry["Status"] == "Enabled" and expiry["Expiration"]["Days"] == 30
 
 
 def test_prod_example_is_built_on_aws_as_the_platform_expects(kube: Kube, prod: str, aws: Aws,
@@ -601,6 +628,9 @@ def check_deleted_per_snapshot(aws: Aws, p: str, uid: str, key: dict[str, Any]) 
     assert len(entries) == len(SECRETS) and all(e.get("DeletedDate") for e in entries.values())
     for name in SECRETS:
         assert aws.sm.describe_secret(SecretId=f"{p}-{name}")["DeletedDate"], name
+
+    # The backups' bucket (mode boto3) is the database's logical snapshot: kept with its backups, marked released.
+    assert all(tags.get(TAG_RELEASED) == "true" and tags[TAG_UID] == uid for tags in aws.buckets(p).values())
 
     # The key outlives the snapshots it encrypts: kept, enabled, marked released; its alias is gone.
     [kept] = aws.keys()

@@ -232,8 +232,10 @@ def test_json_documents_compare_as_aws_reads_them() -> None:
 
 
 def test_the_ack_registry_builds_every_kind_mode_boto3_builds() -> None:
+    """But the backups' bucket: no ACK s3-controller is among the controllers aenv runs, so backups need mode
+    boto3 (BackupsReady Unknown NotImplemented in mode ack)."""
     assert MODES["ack"] is ack.CLIENTS
-    assert set(ack.CLIENTS.factories) == set(BOTO3.factories)
+    assert set(ack.CLIENTS.factories) == set(BOTO3.factories) - {"s3.bucket"}
     full = effective(EnvironmentSpec.model_validate({
         "tier": "dev", "aws": {"region": "eu-west-1", "mode": "ack"}, "queues": [{"name": "events"}],
         "topics": [{"name": "alerts", "subscribers": ["events"]}], "cache": {}, "database": {},
@@ -241,7 +243,7 @@ def test_the_ack_registry_builds_every_kind_mode_boto3_builds() -> None:
         "workloads": [{"name": "api", "image": "example/api:1", "port": 8080}],
     }))
     desired = desired_resources(ENV, full, requested(full))
-    assert {c for c in requested(full) if implemented(c, desired, ack.CLIENTS)} == set(requested(full))
+    assert {c for c in requested(full) if implemented(c, desired, ack.CLIENTS)} == set(requested(full)) - {"backups"}
 
 
 # The network

@@ -2,7 +2,8 @@
 
 from aenv.api import EnvironmentSpec, effective
 from aenv.naming import TAG_COMPONENT, TAG_ENVIRONMENT, TAG_UID, EnvironmentRef
-from aenv.plan import database
+from aenv.plan import backups, database
+from aenv.plan.environment import requested
 from aenv.plan.types import Desired, Ref
 
 ENV = EnvironmentRef("analytics", "defi", "uid-1")
@@ -25,7 +26,7 @@ def test_prod_instance_is_multi_az_protected_and_encrypted_with_the_environment_
     assert db.tags == {TAG_ENVIRONMENT: "analytics/defi", TAG_UID: "uid-1", TAG_COMPONENT: "database"}
     assert db.params == {
         "engine": "postgres", "engine_version": "16", "instance_class": "db.r6g.large", "storage_gib": 100,
-        "multi_az": True, "backup_retention_days": 7, "deletion_protection": True, "db_name": "analytics",
+        "multi_az": True, "backup_retention_days": 30, "deletion_protection": True, "db_name": "analytics",
         "master_username": Ref("secret/database", "username"), "password": Ref("secret/database", "password"),
         "password_version": Ref("secret/database", "version"), "kms_key_arn": Ref("kms/key", "arn"),
         "security_group_id": Ref("network/sg/database", "id"), "subnet_group": Ref("network/subnets/database", "name"),
@@ -52,3 +53,17 @@ def test_name_fits_rds_rules() -> None:
     long = EnvironmentRef("team-analytics-production-eu", "defi--realtime-dashboards-and-more", "uid-2")
     [db] = plan(env=long)
     assert len(db.name) <= database.RDS_ID_MAX and "--" not in db.name and not db.name.endswith("-")
+
+
+def test_the_backups_bucket_is_planned_with_the_database_and_expires_after_its_retention() -> None:
+    prod = effective(EnvironmentSpec.model_validate({"tier": "prod", "aws": {"region": "us-east-1"},
+                                                     "database": {}}))
+    [bucket] = backups.plan(ENV, prod)
+    assert (bucket.kind, bucket.key, bucket.component) == ("s3.bucket", "backups/bucket", "backups")
+    assert bucket.params == {"kms_key_arn": Ref("kms/key", "arn"), "expiration_days": 30}
+    assert "backups" in requested(prod) and requested(prod).index("backups") > requested(prod).index("encryption")
+    none = effective(EnvironmentSpec.model_validate({"tier": "dev", "aws": {"region": "us-east-1"},
+                                                     "database": {"backupRetentionDays": 0}}))
+    assert backups.plan(ENV, none)[0].params["expiration_days"] == 1, "S3 expires after one day at least"
+    assert backups.plan(ENV, effective(EnvironmentSpec.model_validate(
+        {"tier": "dev", "aws": {"region": "us-east-1"}, "queues": [{"name": "q"}]}))) == []

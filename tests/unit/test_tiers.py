@@ -14,7 +14,7 @@ def test_prod_is_multi_az_protected_and_backed_up() -> None:
     s = eff("prod", cache={}, database={}, monitoring={})
     assert s.cache and s.cache.multi_az and s.cache.snapshot_retention_days == 7
     assert s.database and s.database.multi_az and s.database.deletion_protection
-    assert s.database.backup_retention_days == 7
+    assert s.database.backup_retention_days == 30
     assert s.monitoring and s.monitoring.log_retention_days == 30
     assert s.deletion_policy == "Snapshot"
 

@@ -30,7 +30,7 @@ PRESETS: dict[Tier, dict[str, Any]] = {
         "deletionPolicy": "Snapshot",
         "cache": {"nodeType": "cache.r7g.large", "replicas": 2, "multiAZ": True, "snapshotRetentionDays": 7},
         "database": {"instanceClass": "db.r6g.large", "storageGiB": 100, "multiAZ": True,
-                     "backupRetentionDays": 7, "deletionProtection": True},
+                     "backupRetentionDays": 30, "deletionProtection": True},
         "monitoring": {"logRetentionDays": 30},
     },
 }

@@ -16,6 +16,7 @@ from . import (
     kms_key,
     rds_db_instance,
     rds_subnet_group,
+    s3_bucket,
     secretsmanager_secret,
     sns_alarm_topic,
     sns_subscription,
@@ -56,6 +57,7 @@ def registry() -> Registry:
         cloudwatch_alarm.KIND: cloudwatch_alarm.CloudWatchAlarms,
         cloudwatch_dashboard.KIND: cloudwatch_dashboard.CloudWatchDashboards,
         iam_role.KIND: iam_role.IamRoles,
+        s3_bucket.KIND: s3_bucket.S3Buckets,
     })
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..api.spec import EnvironmentSpec
 from ..naming import EnvironmentRef
-from . import cache, database, encryption, gateway, iam, monitoring, network, queues, secrets, topics
+from . import backups, cache, database, encryption, gateway, iam, monitoring, network, queues, secrets, topics
 from .types import Desired
 
 Planner = Callable[[EnvironmentRef, EnvironmentSpec], list[Desired]]
@@ -37,6 +37,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("secrets", lambda s: bool(s.secrets or s.cache or s.database), secrets.plan),
     Component("cache", _section("cache"), cache.plan),
     Component("database", _section("database"), database.plan),
+    Component("backups", _section("database"), backups.plan),
     Component("queues", _section("queues"), queues.plan),
     Component("topics", _section("topics"), topics.plan),
     Component("gateway", _section("gateway"), gateway.plan),
