@@ -219,6 +219,20 @@ def _migrate(args: argparse.Namespace) -> int:
     return cli.migrate(args.action, args.namespace or commands.default_namespace(), args.name, args.to, args.timeout)
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from . import commands
+    from .backups import cli
+
+    return cli.backup(args.namespace or commands.default_namespace(), args.name, args.drill, args.timeout)
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from . import commands
+    from .backups import cli
+
+    return cli.restore(args.namespace or commands.default_namespace(), args.name, args.source, args.to, args.timeout)
+
+
 def _dev(args: argparse.Namespace) -> int:
     from .local import devenv
 
@@ -305,6 +319,23 @@ def parser(prog: str = "aenv") -> argparse.ArgumentParser:
     migrate.add_argument("--timeout", type=float, default=600,
                          help="a Job source: seconds to wait for the Job's outcome (default: 600)")
     migrate.set_defaults(func=_migrate)
+
+    backup = sub.add_parser("backup", help="a logical backup of the environment's database to its bucket, now")
+    backup.add_argument("name", help="the AnalyticsEnvironment")
+    backup.add_argument("-n", "--namespace")
+    backup.add_argument("--drill", action="store_true",
+                        help="instead: the restore drill, now (the latest backup restored and checked)")
+    backup.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the outcome")
+    backup.set_defaults(func=_backup)
+
+    restore = sub.add_parser("restore", help="restore a backup of an environment into another one's database")
+    restore.add_argument("name", help="the AnalyticsEnvironment whose backup is restored")
+    restore.add_argument("-n", "--namespace")
+    restore.add_argument("--from", dest="source", required=True, metavar="BACKUP",
+                         help="<environment>/<timestamp>.dump (status.backups.lastBackup.key), or latest")
+    restore.add_argument("--to", required=True, metavar="NEW-ENV", help="an existing, Ready environment")
+    restore.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the outcome")
+    restore.set_defaults(func=_restore)
 
     dev = sub.add_parser("dev", help="the local environment: control plane, AWS emulator, operator")
     dev.add_argument("action", choices=["up", "down"])

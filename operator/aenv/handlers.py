@@ -14,6 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from . import metrics
 from .api import GROUP, PLURAL, VERSION
+from .backups import operate as backups
 from .kube import owned
 from .kube.client import api
 from .memory import Memories
@@ -22,6 +23,7 @@ from .reconcile import Environment, Outcome, finalize, reconcile, stored_status
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 RESYNC_SECONDS = float(os.environ.get("AENV_RESYNC_SECONDS", "30"))
+BACKUP_POLL_SECONDS = float(os.environ.get("AENV_BACKUP_POLL_SECONDS", "60"))
 
 memories = Memories()  # every environment's memory (memory.py); reconcile and finalize get theirs as an argument
 # The namespaces the operator serves when they are named exactly (`aenv run -n a -n b`): the watches on owned
@@ -166,6 +168,27 @@ def _cluster_pass(body: kopf.Body, why: str) -> None:
             GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], {"status": status})
     except ApiException as e:  # the resync writes it; a deleted environment needs none
         log.warning("%s/%s: status not written: HTTP %s", meta["namespace"], meta["name"], e.status)
+
+
+@kopf.daemon(*RESOURCE, id="backups")
+async def backups_daemon(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
+    """The database's backups (aenv.backups): the daily backup, `aenv backup|restore` requests (annotations,
+    seen within AENV_BACKUP_POLL_SECONDS) and the restore drill. pg_dump and pg_restore run in this process."""
+    while not stopped:
+        try:
+            await asyncio.to_thread(backups.tick, body, memories(body["metadata"]["uid"]),
+                                    lambda status: _write_status(body, status),
+                                    lambda t: kopf.event(body, type="Warning" if t.warning else "Normal",
+                                                         reason=t.reason, message=t.message))
+        except Exception:  # the next round tries again; the failure is in the log
+            log.exception("%s/%s: backups", body["metadata"]["namespace"], body["metadata"]["name"])
+        await stopped.wait(BACKUP_POLL_SECONDS)
+
+
+def _write_status(body: kopf.Body, status: dict[str, Any]) -> None:
+    meta = body["metadata"]
+    client.CustomObjectsApi(api()).patch_namespaced_custom_object_status(
+        GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], {"status": status})
 
 
 @kopf.on.delete(*RESOURCE, id="finalize")

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 AWS_CALLS = Counter("aenv_aws_requests", "AWS API requests sent by the operator, retries included",
                     ["service", "operation"])
 RECONCILES = Counter("aenv_reconciles", "Reconcile passes", ["kind", "outcome"])
 RECONCILE_SECONDS = Histogram("aenv_reconcile_seconds", "Duration of one reconcile pass", ["kind"])
+BACKUPS = Counter("aenv_backups", "Logical backups of databases to S3", ["outcome"])
+BACKUP_TIMESTAMP = Gauge("aenv_backup_last_success_timestamp_seconds", "When the last backup succeeded",
+                         ["namespace", "name"])
+DRILLS = Counter("aenv_restore_drills", "Restore drills run", ["outcome"])
+DRILL_SECONDS = Gauge("aenv_restore_drill_seconds", "How long the last restore drill took (restore and checks)",
+                      ["namespace", "name"])
+DRILL_SUCCESS = Gauge("aenv_restore_drill_success", "1 when the last restore drill passed, 0 when it failed",
+                      ["namespace", "name"])
+DRILL_TIMESTAMP = Gauge("aenv_restore_drill_timestamp_seconds", "When the last restore drill finished",
+                        ["namespace", "name"])
 
 
 def serve(port: int, address: str = "127.0.0.1") -> None:

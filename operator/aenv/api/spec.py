@@ -88,6 +88,19 @@ class Migrations(ApiModel, json_schema_extra=validations(
         return self
 
 
+TableName = Annotated[str, Field(
+    pattern=r"^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$", max_length=127,
+    description="A table, optionally schema-qualified (schema.table).")]
+
+
+class RestoreDrill(ApiModel):
+    schedule: Literal["monthly", "weekly"] = Field(default="monthly", description=(
+        "How often aenv restores the latest backup into a temporary database and checks it: once per calendar "
+        "month (UTC), or once per ISO week."))
+    tables: list[TableName] = Field(default_factory=list, max_length=50, description=(
+        "Tables that must exist and hold rows in the restored copy; empty: the restore alone is checked."))
+
+
 class Database(ApiModel, json_schema_extra=validations(
     immutable("databaseName", "'analytics'", "RDS cannot rename the initial database"),
     cel("!has(self.storageGiB) || !has(oldSelf.storageGiB) || self.storageGiB >= oldSelf.storageGiB",
@@ -104,6 +117,8 @@ class Database(ApiModel, json_schema_extra=validations(
     database_name: str = Field(default="analytics", pattern=r"^[a-z][a-z0-9_]{0,62}$")
     migrations: Migrations | None = Field(default=None, description="Versioned SQL migrations: aenv runs them "
                                          "from a ConfigMap, or a workload's image runs them as a Job.")
+    restore_drill: RestoreDrill | None = Field(default=None, description=(
+        "A scheduled restore of the latest backup into a temporary database, checked and then dropped."))
 
 
 class DeadLetter(ApiModel):

@@ -56,6 +56,49 @@ class ManagedResource(ApiModel):
     component: str
 
 
+class BackupRecord(ApiModel):
+    key: str = Field(description="The object in the backup bucket: <environment>/<timestamp>.dump.")
+    time: str = Field(description="RFC 3339 time the backup finished.")
+    bytes: int = Field(ge=0)
+    seconds: float = Field(ge=0)
+
+
+Outcome = Literal["Succeeded", "Failed"]
+
+
+class RestoreRecord(ApiModel):
+    request: str = Field(description="The request (annotation value) this answers.")
+    source: str = Field(description="<namespace>/<name> of the environment whose backup was restored.")
+    key: str
+    outcome: Outcome
+    time: str
+    seconds: float = Field(ge=0)
+    message: str = Field(default="", max_length=4096)
+
+
+class TableCheck(ApiModel):
+    name: str
+    rows: int = Field(ge=0)
+
+
+class DrillRecord(ApiModel):
+    outcome: Outcome
+    time: str = Field(description="RFC 3339 time the drill finished.")
+    seconds: float = Field(ge=0, description="How long restoring and checking took.")
+    key: str | None = Field(default=None, description="The backup restored.")
+    tables: list[TableCheck] = Field(default_factory=list)
+    message: str = Field(default="", max_length=4096)
+
+
+class BackupsStatus(ApiModel):
+    bucket: str | None = None
+    last_backup: BackupRecord | None = None
+    backup_request: str | None = Field(default=None, description="The last `aenv backup` request handled.")
+    drill_request: str | None = Field(default=None, description="The last `aenv backup --drill` request handled.")
+    restore: RestoreRecord | None = None
+    drill: DrillRecord | None = None
+
+
 class EnvironmentStatus(ApiModel):
     observed_generation: int | None = None
     phase: Phase | None = None
@@ -67,3 +110,4 @@ class EnvironmentStatus(ApiModel):
     connection_secret: str | None = None
     workloads: list[WorkloadStatus] = Field(default_factory=list)
     resources: list[ManagedResource] = Field(default_factory=list)
+    backups: BackupsStatus | None = None

@@ -24,6 +24,9 @@ def condition_type(component: str) -> str:
     return f"{component[0].upper()}{component[1:]}Ready"
 
 
+# Conditions written outside passes (the backups' work, aenv.backups): a pass carries them over as they are.
+KEPT = ("LastBackupSucceeded", "RestoreDrillSucceeded", "RestoreSucceeded")
+
 _STATUS: dict[ComponentState, ConditionStatus] = {
     "ready": "True", "progressing": "False", "failed": "False", "not-implemented": "Unknown", "deleting": "False",
 }
@@ -81,7 +84,18 @@ def conditions(results: Sequence[ComponentResult], previous: Sequence[Condition]
     ]
     out += [make(condition_type(r.component), _STATUS[r.state], r.reason, r.message)
             for r in results if r.has_condition]
-    return out
+    return out + [c for c in previous if c.type in KEPT]
+
+
+def with_condition(previous: Sequence[Condition], type_: str, ok: bool, reason: str, message: str, now: str,
+                   generation: int | None) -> list[Condition]:
+    """`previous` with one condition set (its transition time kept while its status stays)."""
+    old = next((c for c in previous if c.type == type_), None)
+    status: ConditionStatus = "True" if ok else "False"
+    since = old.last_transition_time if old is not None and old.status == status else now
+    made = Condition(type=type_, status=status, reason=reason, message=message, last_transition_time=since,
+                     observed_generation=generation)
+    return [c for c in previous if c.type != type_] + [made]
 
 
 def components_of(previous: Sequence[Condition]) -> list[str]:
