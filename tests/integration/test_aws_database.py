@@ -115,7 +115,7 @@ def test_create_then_observe(emulator: AwsEmulator, outputs: Outputs,
     assert (db["Engine"], db["EngineVersion"], db["DBInstanceClass"]) == ("postgres", "16", "db.r6g.large")
     assert (db["AllocatedStorage"], db["StorageType"]) == (100, "gp3")
     assert db["StorageEncrypted"] and db["KmsKeyId"] == outputs["kms/key"]["arn"]
-    assert db["MultiAZ"] and db["DeletionProtection"] and db["BackupRetentionPeriod"] == 7
+    assert db["MultiAZ"] and db["DeletionProtection"] and db["BackupRetentionPeriod"] == 30
     assert (db["DBName"], db["MasterUsername"]) == ("analytics", "aenv")
     assert [g["VpcSecurityGroupId"] for g in db["VpcSecurityGroups"]] == [outputs["network/sg/database"]["id"]]
     assert db["DBSubnetGroup"]["DBSubnetGroupName"] == "aenv-analytics-defi-database"
