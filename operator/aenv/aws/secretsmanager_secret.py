@@ -87,6 +87,13 @@ def _requested(desired: Desired) -> datetime | None:
         return None
 
 
+def _stamp(desired: Desired, now: datetime) -> datetime:
+    """The rotated-at time of a value made now: later than any request it answers, which is kept to the second, so
+    that a request made in the same second as the value before it still counts and this one answers it once."""
+    asked = _requested(desired)
+    return now if asked is None else max(now, asked + timedelta(seconds=1))
+
+
 def _key_id(key: str | None) -> str | None:
     """A KMS key id from an id or a key ARN (Secrets Manager reports what it was given)."""
     return key.rsplit("/", 1)[-1] if key and key.startswith("arn:") else key
@@ -147,7 +154,7 @@ class SecretsManagerSecrets(Classified):
             diff["value"] = (REDACTED, REDACTED)
         elif (rotated := self._rotated_at(entry, tags)) + timedelta(days=desired.params["rotation_days"]) <= self.now():
             diff["rotation"] = (rotated.strftime(_TIME_FORMAT), f"every {desired.params['rotation_days']} days")
-        elif (asked := _requested(desired)) is not None and rotated < asked:
+        elif (asked := _requested(desired)) is not None and rotated <= asked:
             diff["rotation"] = (rotated.strftime(_TIME_FORMAT), f"asked at {asked.strftime(_TIME_FORMAT)}")
         if _key_id(entry.get("KmsKeyId")) != _key_id(desired.params["kms_key_id"]):
             diff["kms_key_id"] = (entry.get("KmsKeyId"), desired.params["kms_key_id"])
@@ -189,7 +196,7 @@ class SecretsManagerSecrets(Classified):
         if entry is not None and entry.get("DeletedDate"):
             return self._restore(desired, entry)
         value, now = generate(desired), self.now()
-        tags = {**desired.tags, TAG_ROTATED_AT: now.strftime(_TIME_FORMAT)}
+        tags = {**desired.tags, TAG_ROTATED_AT: _stamp(desired, now).strftime(_TIME_FORMAT)}
         try:
             made = self.sm.create_secret(
                 Name=desired.name, SecretString=value, KmsKeyId=desired.params["kms_key_id"],
@@ -231,7 +238,7 @@ class SecretsManagerSecrets(Classified):
             version = self.sm.put_secret_value(SecretId=arn, SecretString=value)["VersionId"]
             self._values[arn] = (version, value)
             # After the value: a crash in between rotates once more, never leaves an old value marked new.
-            tags[TAG_ROTATED_AT] = now.strftime(_TIME_FORMAT)
+            tags[TAG_ROTATED_AT] = _stamp(desired, now).strftime(_TIME_FORMAT)
             self.sm.tag_resource(SecretId=arn, Tags=_tag_list({TAG_ROTATED_AT: tags[TAG_ROTATED_AT]}))
             entry = {**entry, "SecretVersionsToStages": {version: ["AWSCURRENT"]}, "LastChangedDate": now}
         if "tags" in observed.diff:
