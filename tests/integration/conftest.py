@@ -43,7 +43,8 @@ def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         return
     cluster = LocalCluster(f"aenv-test-{os.getpid()}", tmp_path_factory.mktemp("kwok"))
     try:
-        yield cluster.up(nodes=2)
+        # Room for the pods of the whole suite: each kwok node takes 110, and a long run schedules many.
+        yield cluster.up(nodes=4)
     finally:
         cluster.down()
 
