@@ -24,6 +24,7 @@ from .test_env_prod import (
     Aws,
     check_deleted_per_snapshot,
     check_prod,
+    create_prod,
     prod_spec,
     reports_deleting,
 )
@@ -45,11 +46,7 @@ def ack_prod_spec(vpc: str, subnets: list[str]) -> dict[str, Any]:
 def test_prod_example_through_ack(kube: Kube, aws: Aws, ack_operator: Operator, ack_namespace: str) -> None:
     namespace = ack_namespace
     assert not any(k.startswith("AWS_") for k in ack_operator.env), "the operator holds no AWS settings in mode ack"
-    vpc_subnets = aws.private_network()
-    start = time.monotonic()
-    kube.create_env(namespace, NAME, ack_prod_spec(*vpc_subnets))
-    env = kube.wait_condition(namespace, NAME, "Ready", timeout=READY_DEADLINE)
-    print(f"examples/env-prod.yaml in mode ack: Ready in {time.monotonic() - start:.1f} s")
+    env, vpc_subnets = create_prod(kube, aws, namespace, ack_prod_spec)
     check_prod(kube, aws, namespace, env, vpc_subnets)
     uid, p = env["metadata"]["uid"], f"aenv-{namespace}-{NAME}"
     [key] = aws.keys()

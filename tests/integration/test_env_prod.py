@@ -13,7 +13,7 @@ import copy
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -205,10 +205,16 @@ def prod_spec(vpc: str, subnets: list[str]) -> dict[str, Any]:
     return spec
 
 
-def create_prod(kube: Kube, aws: Aws, namespace: str) -> dict[str, Any]:
-    vpc, subnets = aws.private_network()
-    kube.create_env(namespace, NAME, prod_spec(vpc, subnets))
-    return kube.wait_condition(namespace, NAME, "Ready", timeout=READY_DEADLINE)
+def create_prod(kube: Kube, aws: Aws, namespace: str, spec: Callable[[str, list[str]], dict[str, Any]] = prod_spec,
+                ) -> tuple[dict[str, Any], tuple[str, list[str]]]:
+    """The example in a private network of its own, Ready; prints how long that took."""
+    vpc_subnets = aws.private_network()
+    start = time.monotonic()
+    body = spec(*vpc_subnets)
+    kube.create_env(namespace, NAME, body)
+    env = kube.wait_condition(namespace, NAME, "Ready", timeout=READY_DEADLINE)
+    print(f"examples/env-prod.yaml in mode {body['aws']['mode']}: Ready in {time.monotonic() - start:.1f} s")
+    return env, vpc_subnets
 
 
 def secret_data(kube: Kube, namespace: str, name: str) -> dict[str, str]:
@@ -574,11 +580,7 @@ def check_backups(kube: Kube, aws: Aws, env: dict[str, Any], p: str, key: dict[s
 def test_prod_example_is_built_on_aws_as_the_platform_expects(kube: Kube, prod: str, aws: Aws,
                                                               operator: Operator) -> None:
     namespace = prod
-    vpc_subnets = aws.private_network()
-    start = time.monotonic()
-    kube.create_env(namespace, NAME, prod_spec(*vpc_subnets))
-    env = kube.wait_condition(namespace, NAME, "Ready", timeout=READY_DEADLINE)
-    print(f"examples/env-prod.yaml in mode boto3: Ready in {time.monotonic() - start:.1f} s")
+    env, vpc_subnets = create_prod(kube, aws, namespace)
     check_prod(kube, aws, namespace, env, vpc_subnets)
     p = f"aenv-{namespace}-{NAME}"
 
@@ -641,7 +643,7 @@ def check_deleted_per_snapshot(aws: Aws, p: str, uid: str, key: dict[str, Any]) 
 
 def test_deleting_prod_keeps_what_snapshot_promises(kube: Kube, prod: str, aws: Aws) -> None:
     namespace = prod
-    env = create_prod(kube, aws, namespace)
+    env, _ = create_prod(kube, aws, namespace)
     uid, p = env["metadata"]["uid"], f"aenv-{namespace}-{NAME}"
     assert env["spec"]["deletionPolicy"] == "Snapshot" and FINALIZER in env["metadata"]["finalizers"]
     [key] = aws.keys()
