@@ -1,14 +1,29 @@
 """The CRD is installed and rejects invalid resources at admission, naming the field."""
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client
 
 from .kube import Kube, rejected
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
+
+
+@pytest.fixture
+def namespace(kube: Kube) -> Iterator[str]:
+    """A namespace no operator serves: admission is the API server's alone, and nothing is made in AWS (in a whole
+    run the ACK controllers are up, and an environment in mode ack would be made real and outlive the test)."""
+    name = f"aenv-admission-{uuid.uuid4().hex[:8]}"
+    kube.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    try:
+        yield name
+    finally:
+        kube.core.delete_namespace(name)
 
 
 def spec(**extra: Any) -> dict[str, Any]:
@@ -74,7 +89,6 @@ def test_immutable_fields_are_refused_on_update(kube: Kube, namespace: str) -> N
 ])
 def test_changes_aws_cannot_make_in_place_are_refused(kube: Kube, namespace: str, before: dict[str, Any],
                                                       after: dict[str, Any], field: str) -> None:
-    # Admission is all this test is about (the patches are dry runs); mode ack calls no AWS API itself.
     kube.create_env(namespace, "env", {**spec(**before, deletionPolicy="Delete"),
                                        "aws": {"region": "us-east-1", "mode": "ack"}})
     message = rejected(lambda: kube.custom.patch_namespaced_custom_object(

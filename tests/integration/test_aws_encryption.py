@@ -41,8 +41,9 @@ def lookup(d: Desired) -> Desired:
 
 
 def aliased(kms: Any) -> dict[str, str]:
+    """This environment's aliases (other tests' ACK controllers may make their own keys in the same account)."""
     return {a["AliasName"]: a["TargetKeyId"] for a in kms.list_aliases()["Aliases"]
-            if a["AliasName"].startswith("alias/aenv-")}
+            if a["AliasName"].startswith(ALIAS)}
 
 
 def tags(kms: Any, key_id: str) -> dict[str, str]:
@@ -50,8 +51,9 @@ def tags(kms: Any, key_id: str) -> dict[str, str]:
 
 
 def customer_keys(kms: Any) -> list[dict[str, Any]]:
+    """This environment's keys."""
     metas = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"] for k in kms.list_keys()["Keys"]]
-    return [m for m in metas if m["KeyManager"] == "CUSTOMER"]
+    return [m for m in metas if m["KeyManager"] == "CUSTOMER" and tags(kms, m["KeyId"]).get(TAG_ENVIRONMENT) == ENV.key]
 
 
 def test_create_makes_a_rotating_key_found_by_its_alias(target: AwsTarget, kms: Any) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from aenv.local.emulator import AwsEmulator
 from aenv.local.processes import wait_for
-from aenv.naming import TAG_UID
+from aenv.naming import TAG_ENVIRONMENT, TAG_UID
 
 from .conftest import Operator
 from .faults import Hold, fault_proxy
@@ -33,15 +33,16 @@ def queues(sqs: Any, prefix: str) -> list[str]:
     return sorted(u.rsplit("/", 1)[-1] for u in sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", []))
 
 
-def keys(kms: Any) -> list[dict[str, Any]]:
-    """Every KMS key in moto that is not pending deletion, with its tags."""
+def keys(kms: Any, namespace: str) -> list[dict[str, Any]]:
+    """The environment's KMS keys in moto that are not pending deletion, with their tags."""
     out = []
     for page in kms.get_paginator("list_keys").paginate():
         for k in page["Keys"]:
             meta = kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]
             if meta["KeyState"] != "PendingDeletion":
                 tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=k["KeyId"])["Tags"]}
-                out.append({**meta, "Tags": tags})
+                if tags.get(TAG_ENVIRONMENT) == f"{namespace}/{NAME}":
+                    out.append({**meta, "Tags": tags})
     return out
 
 
@@ -71,7 +72,7 @@ def test_killed_between_create_and_status_write_finds_its_resource(kube: Kube, n
             if operation == "CreateQueue":
                 assert queues(sqs, p) == [f"{p}-events-dlq"]
             else:
-                [made] = keys(kms)
+                [made] = keys(kms, namespace)
                 assert made["Tags"][TAG_UID] == kube.get_env(namespace, NAME)["metadata"]["uid"]
                 assert not [a for a in kms.list_aliases()["Aliases"] if a["AliasName"].startswith(f"alias/{p}")]
             assert status_keys(kube, namespace) == []
@@ -82,7 +83,7 @@ def test_killed_between_create_and_status_write_finds_its_resource(kube: Kube, n
 
             # Exactly one of each in AWS, and in status.
             assert queues(sqs, p) == sorted([f"{p}-events", f"{p}-events-dlq", f"{p}-trades", f"{p}-trades-dlq"])
-            made_keys = keys(kms)
+            made_keys = keys(kms, namespace)
             assert len(made_keys) == 1, f"one KMS key, got {[k['KeyId'] for k in made_keys]}"
             assert made_keys[0]["Tags"][TAG_UID] == uid
             aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]
