@@ -101,8 +101,17 @@ class RestoreDrill(ApiModel):
         "Tables that must exist and hold rows in the restored copy; empty: the restore alone is checked."))
 
 
+# An RDS DB snapshot: its identifier (a manual one, or an automated one's rds:<instance>-<date>) or its ARN.
+SnapshotId = Annotated[str, Field(
+    pattern=r"^(arn:aws[a-z-]*:rds:[a-z0-9-]+:[0-9]{12}:snapshot:)?(rds:)?[A-Za-z][A-Za-z0-9-]{0,254}$",
+    max_length=2048,
+    description="An RDS DB snapshot identifier (aws rds describe-db-snapshots lists them) or its ARN.")]
+
+
 class Database(ApiModel, json_schema_extra=validations(
     immutable("databaseName", "'analytics'", "RDS cannot rename the initial database"),
+    immutable("fromSnapshot", "''", "it applies when the database is created; to restore another snapshot, "
+              "create a new environment"),
     cel("!has(self.storageGiB) || !has(oldSelf.storageGiB) || self.storageGiB >= oldSelf.storageGiB",
         "storageGiB cannot shrink: RDS storage only grows", ".storageGiB"),
 )):
@@ -119,6 +128,9 @@ class Database(ApiModel, json_schema_extra=validations(
                                          "from a ConfigMap, or a workload's image runs them as a Job.")
     restore_drill: RestoreDrill | None = Field(default=None, description=(
         "A scheduled restore of the latest backup into a temporary database, checked and then dropped."))
+    from_snapshot: SnapshotId | None = Field(default=None, description=(
+        "Create the database from this RDS DB snapshot instead of empty (mode boto3): copied under the "
+        "environment's KMS key, restored, and given the environment's own credentials. Set at creation only."))
 
 
 class DeadLetter(ApiModel):

@@ -12,10 +12,12 @@ RDS_ID_MAX = 63
 
 def plan(env: EnvironmentRef, spec: EnvironmentSpec) -> list[Desired]:
     """The instance. The master username comes from the database secret (the secrets component sets "aenv"),
-    so the credentials workloads receive can never disagree with the instance."""
+    so the credentials workloads receive can never disagree with the instance. With `fromSnapshot` the instance is
+    created from that RDS DB snapshot (the parameter matters only while it does not exist)."""
     db = spec.database
     if db is None:
         return []
+    restore = {"from_snapshot": db.from_snapshot} if db.from_snapshot else {}
     return [Desired(
         kind="rds.db_instance", key="database/instance", component="database",
         name=identifier(env, "database", max_length=RDS_ID_MAX),
@@ -34,6 +36,7 @@ def plan(env: EnvironmentRef, spec: EnvironmentSpec) -> list[Desired]:
             "kms_key_arn": Ref("kms/key", "arn"),
             "security_group_id": Ref("network/sg/database", "id"),
             "subnet_group": Ref("network/subnets/database", "name"),
+            **restore,  # used only to create the instance
         },
         tags=env.tags("database"),
     )]
