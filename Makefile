@@ -30,7 +30,7 @@ integration: setup
 	@$(BINS) $(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
 lint: setup
-	@$(PY) -m ruff check operator tests benchmarks
+	@$(PY) -m ruff check operator tests benchmarks workloads
 	@$(PY) -m mypy
 	@$$(cat $(AENV_CACHE)/tools-bin)/helm lint --strict --quiet charts/aenv
 	@$$(cat $(AENV_CACHE)/tools-bin)/helm template aenv charts/aenv > /dev/null

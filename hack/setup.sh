@@ -42,6 +42,15 @@ if [[ "$(cat "$venv/.aenv-stamp" 2>/dev/null)" != "$stamp" ]]; then
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$repo/requirements.lock"
   echo "$stamp" > "$venv/.aenv-stamp"
 fi
+# The reference workloads (workloads/*), for their tests: installed editable from this checkout, their dependencies
+# being requirements.lock's. Again when the checkout or a workload's pyproject.toml changes.
+workloads_stamp="$(cat "$repo"/workloads/*/pyproject.toml | { cat; echo "$repo"; } | sha256sum | cut -c1-16)"
+if [[ "$(cat "$venv/.aenv-workloads-stamp" 2>/dev/null)" != "$workloads_stamp" ]]; then
+  log "installing the reference workloads (workloads/*) into $venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check --no-deps \
+    -e "$repo/workloads/common" -e "$repo/workloads/ws-gateway" -e "$repo/workloads/event-processor"
+  echo "$workloads_stamp" > "$venv/.aenv-workloads-stamp"
+fi
 
 # The control plane: built once per pinned version set.
 bash "$here/build-control-plane.sh" > "$cache/control-plane-bin"
