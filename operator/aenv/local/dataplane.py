@@ -340,6 +340,26 @@ class PostgresServer:
                                                                      sql.Literal(password)))
         self.password = password
 
+    def dump(self, path: Path) -> None:
+        """pg_dump (custom format) of the master user's database into path: what a DB snapshot holds here."""
+        self._tool("pg_dump", "--format=custom", "--no-password", f"--file={path}")
+
+    def restore(self, path: Path) -> None:
+        """pg_restore of a dump into the database, owned by this server's master user (a restored instance's)."""
+        self._tool("pg_restore", "--no-password", "--no-owner", "--no-acl", "--exit-on-error", "--single-transaction",
+                   f"--dbname={self.database or 'postgres'}", str(path))
+
+    def _tool(self, name: str, *args: str) -> None:
+        """One of PostgreSQL's client tools against this server as the master user (the password in PGPASSWORD)."""
+        environ = {**os.environ, "PGHOST": HOST, "PGPORT": str(self.port), "PGUSER": self.username,
+                   "PGPASSWORD": self.password, "PGDATABASE": self.database or "postgres", "PGSSLMODE": "require"}
+        done = subprocess.run([str(postgres_bin() / name), *args], capture_output=True, text=True, env=environ,
+                              timeout=START_SECONDS * 4)
+        if done.returncode:
+            output = done.stderr or done.stdout
+            output = output.replace(self.password, "***") if self.password else output
+            raise DataPlaneError(f"{name} failed (exit {done.returncode}): {output[-1500:].strip()}")
+
     def running(self) -> bool:
         return self._child is not None and self._child.running()
 

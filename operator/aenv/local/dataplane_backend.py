@@ -12,6 +12,10 @@ whoever creates them (aenv in mode boto3 or an ACK controller):
   MasterUserPassword and holds DBName; a ModifyDBInstance MasterUserPassword is set on the server.
 - Describe* answer with the server's address, 127.0.0.1:<port>, so the connection Secret leads to it.
 - Deleting the group or instance, or resetting the emulator, stops its server and removes its data.
+- CreateDBSnapshot (a final snapshot on DeleteDBInstance too) dumps the instance's database (pg_dump, custom format)
+  into snapshots/<snapshot id>-<suffix>.dump; CopyDBSnapshot gives the copy the same dump (a hard link);
+  RestoreDBInstanceFromDBSnapshot starts a new server for the new instance (the snapshot's master user, password and
+  database, as RDS restores them) and restores the dump into it. DeleteDBSnapshot and a reset remove the dumps.
 
 Each server is started when the group or instance is created and started again when a describe or modify finds it
 gone. The servers' directories, the CA that signed their certificates (ca.crt) among them, are under
@@ -24,6 +28,7 @@ import functools
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -51,6 +56,7 @@ MAX_TOKENS = 2  # ElastiCache keeps the rotated-in token and the one before it
 _SERVER = "_aenv_server"  # on moto's replication group or DB instance: its server
 _TOKENS = "_aenv_tokens"  # on moto's replication group: the AUTH tokens its server takes
 _ADDRESS = "_aenv_address"  # on moto's DB instance: the address its endpoint answers with
+_DUMP = "_aenv_dump"  # on moto's DB snapshot: the dump of the database it holds
 
 Server = RedisServer | PostgresServer
 
@@ -163,6 +169,48 @@ class DataPlane:
             if server.password != password:
                 server.set_password(password)
 
+    def snapshot(self, instance: Any, snapshot: Any) -> None:
+        """Dump the database of the instance's server for moto's new DB snapshot (an instance without a server, or
+        whose server is gone, has nothing to dump: a restore of its snapshot starts empty)."""
+        with self.lock:
+            server: PostgresServer | None = getattr(instance, _SERVER, None)
+            if server is None or not server.running():
+                return
+            path = self._snapshot_path(snapshot)
+            try:
+                server.dump(path)
+            except (DataPlaneError, OSError, subprocess.SubprocessError):
+                path.unlink(missing_ok=True)
+                raise
+            setattr(snapshot, _DUMP, path)
+
+    def copy_snapshot(self, source: Any, target: Any) -> None:
+        dump: Path | None = getattr(source, _DUMP, None)
+        if dump is not None and dump.exists():
+            path = self._snapshot_path(target)
+            os.link(dump, path)
+            setattr(target, _DUMP, path)
+
+    def forget_snapshot(self, snapshot: Any) -> None:
+        dump: Path | None = getattr(snapshot, _DUMP, None)
+        if dump is not None:
+            dump.unlink(missing_ok=True)
+
+    def restore(self, instance: Any, snapshot: Any) -> None:
+        """Restore the snapshot's dump into the database of the (new) instance's server."""
+        dump: Path | None = getattr(snapshot, _DUMP, None)
+        if dump is None:
+            return
+        with self.lock:
+            self.database(instance)
+            server: PostgresServer = getattr(instance, _SERVER)
+            server.restore(dump)
+
+    def _snapshot_path(self, snapshot: Any) -> Path:
+        folder = self.directory / "snapshots"
+        folder.mkdir(exist_ok=True)
+        return folder / f"{snapshot.db_snapshot_identifier}-{uuid.uuid4().hex[:6]}.dump"
+
     def release(self, resource: Any) -> None:
         """Stop the server of moto's group or instance and remove its data."""
         self.stop(getattr(resource, _SERVER, None))
@@ -226,8 +274,8 @@ def _serve_caches(plane: DataPlane) -> None:
     _wrap(ElastiCacheBackend, "create_replication_group", create)
     _wrap(ElastiCacheResponse, "modify_replication_group", modify)
     _wrap(ElastiCacheBackend, "describe_replication_groups", _serving(plane.cache))
-    _wrap(ElastiCacheBackend, "delete_replication_group", _releasing(plane))
-    _wrap(ElastiCacheBackend, "reset", _releasing_first(plane, lambda b: b.replication_groups.values()))
+    _wrap(ElastiCacheBackend, "delete_replication_group", _releasing(plane.release))
+    _wrap(ElastiCacheBackend, "reset", _releasing_first(plane.release, lambda b: b.replication_groups.values()))
 
 
 def _serve_databases(plane: DataPlane) -> None:
@@ -235,13 +283,8 @@ def _serve_databases(plane: DataPlane) -> None:
         def create_with_server(self: Any, db_kwargs: dict[str, Any]) -> Any:
             instance = original(self, db_kwargs)
             if instance.engine in DATABASE_ENGINES and master_password(instance):
-                try:
-                    plane.database(instance)
-                except (DataPlaneError, OSError) as e:
-                    plane.release(instance)
-                    self.databases.pop(instance.db_instance_identifier, None)
-                    raise RDSClientError("InsufficientDBInstanceCapacity",
-                                         f"the local data plane could not start PostgreSQL: {e}") from e
+                _serve_or_remove(plane, self, instance, lambda: plane.database(instance),
+                                 "InsufficientDBInstanceCapacity", "start PostgreSQL")
             return instance
         return create_with_server
 
@@ -257,11 +300,64 @@ def _serve_databases(plane: DataPlane) -> None:
     _wrap(RDSBackend, "create_db_instance", create)
     _wrap(RDSBackend, "modify_db_instance", modify)
     _wrap(RDSBackend, "describe_db_instances", _serving(plane.database))
-    _wrap(RDSBackend, "delete_db_instance", _releasing(plane))
-    _wrap(RDSBackend, "reset", _releasing_first(plane, lambda b: b.databases.values()))
+    _wrap(RDSBackend, "delete_db_instance", _releasing(plane.release))
+    _wrap(RDSBackend, "reset", _releasing_first(plane.release, lambda b: b.databases.values()))
+    _serve_snapshots(plane)
     instance_class: Any = DBInstance
     address = instance_class.address
     instance_class.address = property(lambda self: vars(self).get(_ADDRESS) or address.fget(self))
+
+
+def _serve_or_remove(plane: DataPlane, backend: Any, instance: Any, serve: Callable[[], None], code: str,
+                     what: str) -> None:
+    """serve(); when it fails, the instance's server is stopped, moto forgets the instance, and RDS's error `code`
+    says what could not be done."""
+    try:
+        serve()
+    except (DataPlaneError, OSError, subprocess.SubprocessError) as e:
+        plane.release(instance)
+        backend.databases.pop(instance.db_instance_identifier, None)
+        raise RDSClientError(code, f"the local data plane could not {what}: {e}") from e
+
+
+def _serve_snapshots(plane: DataPlane) -> None:
+    """DB snapshots that hold what the instance's database held, and restores that bring it back."""
+    def create(original: Callable[..., Any]) -> Callable[..., Any]:
+        def create_with_dump(self: Any, db_instance_identifier: str, db_snapshot_identifier: str,
+                             *args: Any, **kwargs: Any) -> Any:
+            snapshot = original(self, db_instance_identifier, db_snapshot_identifier, *args, **kwargs)
+            try:
+                plane.snapshot(self.databases[db_instance_identifier], snapshot)
+            except (DataPlaneError, OSError, subprocess.SubprocessError) as e:
+                self.database_snapshots.pop(db_snapshot_identifier, None)
+                raise RDSClientError("InvalidDBInstanceState",
+                                     f"the local data plane could not dump the database: {e}") from e
+            return snapshot
+        return create_with_dump
+
+    def copy(original: Callable[..., Any]) -> Callable[..., Any]:
+        def copy_with_dump(self: Any, source_db_snapshot_identifier: str, target_db_snapshot_identifier: str,
+                           *args: Any, **kwargs: Any) -> Any:
+            target = original(self, source_db_snapshot_identifier, target_db_snapshot_identifier, *args, **kwargs)
+            plane.copy_snapshot(self.get_db_snapshot(source_db_snapshot_identifier), target)
+            return target
+        return copy_with_dump
+
+    def restore(original: Callable[..., Any]) -> Callable[..., Any]:
+        def restore_with_data(self: Any, from_snapshot_id: str, overrides: dict[str, Any]) -> Any:
+            instance = original(self, from_snapshot_id, overrides)  # the new instance's server starts empty
+            if _SERVER in vars(instance):
+                snapshot = self.get_db_snapshot(from_snapshot_id)
+                _serve_or_remove(plane, self, instance, lambda: plane.restore(instance, snapshot),
+                                 "InvalidRestoreFault", "restore the snapshot")
+            return instance
+        return restore_with_data
+
+    _wrap(RDSBackend, "create_db_snapshot", create)
+    _wrap(RDSBackend, "copy_db_snapshot", copy)
+    _wrap(RDSBackend, "delete_db_snapshot", _releasing(plane.forget_snapshot))
+    _wrap(RDSBackend, "restore_db_instance_from_db_snapshot", restore)
+    _wrap(RDSBackend, "reset", _releasing_first(plane.forget_snapshot, lambda b: b.database_snapshots.values()))
 
 
 def _serving(serve: Callable[[Any], object]) -> Callable[[Callable[..., Any]], Any]:
@@ -277,23 +373,24 @@ def _serving(serve: Callable[[Any], object]) -> Callable[[Callable[..., Any]], A
     return make
 
 
-def _releasing(plane: DataPlane) -> Callable[[Callable[..., Any]], Any]:
-    """A delete that stops the server of what it deleted."""
+def _releasing(release: Callable[[Any], None]) -> Callable[[Callable[..., Any]], Any]:
+    """A delete that stops the server (or removes the dump) of what it deleted."""
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
         def delete_with_server(self: Any, *args: Any, **kwargs: Any) -> Any:
             resource = original(self, *args, **kwargs)
-            plane.release(resource)
+            release(resource)
             return resource
         return delete_with_server
     return make
 
 
-def _releasing_first(plane: DataPlane, resources: Callable[[Any], Any]) -> Callable[[Callable[..., Any]], Any]:
-    """A backend's reset that first stops the servers of what it holds (POST /moto-api/reset)."""
+def _releasing_first(release: Callable[[Any], None],
+                     resources: Callable[[Any], Any]) -> Callable[[Callable[..., Any]], Any]:
+    """A backend's reset that first stops the servers (removes the dumps) of what it holds (POST /moto-api/reset)."""
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
         def reset(self: Any) -> Any:
             for resource in list(resources(self)):
-                plane.release(resource)
+                release(resource)
             return original(self)
         return reset
     return make
