@@ -95,10 +95,15 @@ STATEMENTS = (
          _arn("elasticache", "user:*"), _arn("elasticache", "usergroup:*"))),
     Statement("Database", (
         "rds:CreateDBInstance", "rds:ModifyDBInstance", "rds:DeleteDBInstance", "rds:CreateDBSnapshot",
-        "rds:CreateDBSubnetGroup", "rds:ModifyDBSubnetGroup", "rds:DeleteDBSubnetGroup",
+        "rds:DeleteDBSnapshot", "rds:CreateDBSubnetGroup", "rds:ModifyDBSubnetGroup", "rds:DeleteDBSubnetGroup",
         "rds:ListTagsForResource", "rds:AddTagsToResource", "rds:RemoveTagsFromResource"),
         (_arn("rds", f"db:{NAME}"), _arn("rds", f"subgrp:{NAME}"), _arn("rds", f"snapshot:{NAME}"),
          _arn("rds", "pg:*"), _arn("rds", "og:*"), _arn("rds", "secgrp:*"))),
+    # spec.database.fromSnapshot names any snapshot of the account: it is read from, copied into an aenv-* copy
+    # under the environment's key, and an aenv-* instance restored from that.
+    Statement("DatabaseRestore", ("rds:CopyDBSnapshot", "rds:RestoreDBInstanceFromDBSnapshot"),
+              (_arn("rds", "snapshot:*"), _arn("rds", f"db:{NAME}"), _arn("rds", f"subgrp:{NAME}"),
+               _arn("rds", "pg:*"), _arn("rds", "og:*"))),
     # The backups' bucket and what the operator writes, reads and restores from it (SSE-KMS: kms:GenerateDataKey
     # and kms:Decrypt on the key, granted under Keys).
     Statement("Backups", (

@@ -22,6 +22,7 @@ HINTS = {
     "OverLimit": "raise the service quota or remove unused resources",
     "OidcIssuerMissing": "set AENV_OIDC_ISSUER on the operator to the cluster's OIDC issuer",
     "QueueDeletedRecently": "wait 60 seconds after deleting a queue before creating one with its name",
+    "DBSnapshotNotFound": "`aws rds describe-db-snapshots` lists the snapshots there are; name one of them",
 }
 
 

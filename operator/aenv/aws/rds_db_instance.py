@@ -3,6 +3,10 @@
 gp3 storage encrypted with the environment's KMS key, never publicly accessible, tags copied to snapshots.
 RDS never returns the master password, so the Secrets Manager version of the password last applied is kept in
 the tag aenv.dev/secret-version; a new version is set with ModifyDBInstance.
+
+With spec.database.fromSnapshot the instance is created from that DB snapshot (restore.py): copied under the
+environment's key when another key encrypts it, restored with RestoreDBInstanceFromDBSnapshot, then brought to the
+spec by the usual update, the environment's own master password first (a restored instance has the snapshot's).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from . import session
 from .component import AwsTarget, Classified
 from .errors import AwsError
 from .listing import Listing, aenv_items
+from .restore import TAG_RESTORE_COPY, SnapshotRestore
 from .stores import TAG_SECRET_VERSION, Busy, call_unless_busy, final_snapshot_name, same_key, version_change
 from .tagging import tags_drifted
 
@@ -81,6 +86,8 @@ def _compare(desired: Desired, instance: Mapping[str, Any]) -> tuple[dict[str, t
         diff["password_version"] = (tags.get(TAG_SECRET_VERSION), p["password_version"])  # versions, not passwords
     if tags_drifted(tags, desired.tags):
         diff["tags"] = (tags, dict(desired.tags))
+    if TAG_RESTORE_COPY in tags:
+        diff["restore_copy"] = (tags[TAG_RESTORE_COPY], None)  # the snapshot copy restored from, to delete
     return diff, tuple(immutable)
 
 
@@ -90,6 +97,7 @@ class RdsDbInstances(Classified):
     def __init__(self, target: AwsTarget) -> None:
         self.rds = session.client("rds", target.region, target.endpoint)
         self.instances: Listing[dict[str, Any]] = Listing(self._list)
+        self.snapshots = SnapshotRestore(self.rds, target.region)
 
     def _list(self) -> dict[str, dict[str, Any]]:
         return aenv_items(self.rds, "describe_db_instances", "DBInstances", "DBInstanceIdentifier")
@@ -125,6 +133,8 @@ class RdsDbInstances(Classified):
         p = desired.params
         tags = {**desired.tags, TAG_SECRET_VERSION: p["password_version"]}
         try:
+            if p.get("from_snapshot"):
+                return self._restore(desired)
             instance = self._call(
                 "create_db_instance",
                 DBInstanceIdentifier=desired.name, Engine=p["engine"], EngineVersion=p["engine_version"],
@@ -142,6 +152,28 @@ class RdsDbInstances(Classified):
             self.instances.expire()  # made by someone else since the listing: observe what is there
         else:
             self._put(instance, tags)
+        return self.observe(desired)
+
+    def _restore(self, desired: Desired) -> Observation:
+        """RestoreDBInstanceFromDBSnapshot once the snapshot (or its copy under the environment's key) is available;
+        until then an absent instance whose state says what it waits for. Without the secret-version tag: the
+        update that follows sets the environment's master password."""
+        p = desired.params
+        start = self.snapshots.prepare(desired.name, str(p["from_snapshot"]), p["kms_key_arn"], p["storage_gib"],
+                                       desired.tags)
+        if start.waiting:
+            return Observation(exists=False, state=start.waiting)
+        tags = {**desired.tags, **({TAG_RESTORE_COPY: start.snapshot} if start.copied else {})}
+        instance = self._call(
+            "restore_db_instance_from_db_snapshot",
+            DBInstanceIdentifier=desired.name, DBSnapshotIdentifier=start.snapshot, Engine=p["engine"],
+            DBInstanceClass=p["instance_class"], AllocatedStorage=p["storage_gib"], StorageType="gp3",
+            MultiAZ=p["multi_az"], BackupRetentionPeriod=p["backup_retention_days"],
+            DeletionProtection=p["deletion_protection"], VpcSecurityGroupIds=[p["security_group_id"]],
+            DBSubnetGroupName=p["subnet_group"], PubliclyAccessible=False, CopyTagsToSnapshot=True,
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )["DBInstance"]
+        self._put(instance, tags)
         return self.observe(desired)
 
     def update(self, desired: Desired, observed: Observation) -> Observation:
@@ -165,6 +197,10 @@ class RdsDbInstances(Classified):
                                       ApplyImmediately=True, **changes)["DBInstance"]
                 if "password_version" in diff:
                     tags = self._retag(arn, tags, {TAG_SECRET_VERSION: p["password_version"]})
+            if "restore_copy" in diff and observed.state == "available":
+                self.snapshots.delete_copy(diff["restore_copy"][0])
+                self._call("remove_tags_from_resource", ResourceName=arn, TagKeys=[TAG_RESTORE_COPY])
+                tags = {k: v for k, v in tags.items() if k != TAG_RESTORE_COPY}
             self._put(instance, tags)
         except Busy:
             self.instances.expire()
