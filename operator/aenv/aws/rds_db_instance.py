@@ -174,7 +174,11 @@ class RdsDbInstances(Classified):
             Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
         )["DBInstance"]
         self._put(instance, tags)
-        return self.observe(desired)
+        observed = self.observe(desired)
+        if observed.immutable or observed.up_to_date:
+            return observed
+        # Available at once (RDS takes minutes): the password is set before the endpoint is handed to anyone.
+        return self.update(desired, observed)
 
     def update(self, desired: Desired, observed: Observation) -> Observation:
         """Tags at any time; the rest in one ModifyDBInstance with ApplyImmediately, only while available."""
