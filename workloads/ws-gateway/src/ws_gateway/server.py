@@ -77,10 +77,18 @@ class Client:
             if self._drops == self._drop_limit:
                 log.warning("closing a slow client", extra={"subject": self.principal.subject,
                                                             "dropped": self._drops})
-                self._closing = asyncio.create_task(self.ws.close(1013, "slow consumer: updates were dropped"))
+                self._closing = asyncio.create_task(self._drop())
             return False
         self._drops = 0
         return True
+
+    async def _drop(self) -> None:
+        """Close with 1013 (try again later) if the close frame gets through at once, else abort the connection:
+        its buffers are full, and waiting on them is what this avoids."""
+        try:
+            await asyncio.wait_for(self.ws.close(1013, "slow consumer: updates were dropped"), 1.0)
+        except TimeoutError:
+            self.ws.transport.abort()
 
     async def _write(self) -> None:
         while True:
