@@ -299,8 +299,10 @@ def parser(prog: str = "aenv") -> argparse.ArgumentParser:
     rotate.add_argument("name", help="the AnalyticsEnvironment")
     rotate.add_argument("-n", "--namespace")
     store = rotate.add_mutually_exclusive_group(required=True)
-    store.add_argument("--cache", action="store_true", help="the cache's AUTH token (ElastiCache ROTATE)")
-    store.add_argument("--database", action="store_true", help="the database login (not built yet)")
+    store.add_argument("--cache", action="store_true", help="the cache's AUTH token (ElastiCache ROTATE, then SET once "
+                       "no ready pod holds the old one)")
+    store.add_argument("--database", action="store_true", help="the workloads' database login (the other of two login "
+                       "roles; the old one loses LOGIN once no ready pod holds it)")
     rotate.set_defaults(func=_rotate)
 
     status = sub.add_parser("status", help="the environment and its rollouts: steps, weights, analysis")

@@ -20,6 +20,7 @@ from .api.spec import DeletionPolicy
 from .api.status import ManagedResource, QueueStatus
 from .aws.component import AwsTarget, Registry
 from .aws.errors import AwsError, TransientError
+from .dataplane import logins
 from .kube import apply, connection_secret, workloads
 from .memory import EnvironmentMemory
 from .naming import EnvironmentRef
@@ -210,7 +211,7 @@ def _reconcile(env: Environment, now: str, memory: EnvironmentMemory, aws_pass: 
     # A pass without AWS serves the workloads from the last AWS pass's outputs; after a restart there are none
     # yet, and this pass observes AWS after all.
     if aws_pass or memory.outputs is None:
-        status, results, outputs, retry = _aws(env, spec)
+        status, results, outputs, retry = _aws(env, spec, memory.outputs)
         memory.outputs = outputs
     else:
         status, outputs, retry = env.status, memory.outputs, False
@@ -235,12 +236,18 @@ def _reconcile(env: Environment, now: str, memory: EnvironmentMemory, aws_pass: 
     return replace(outcome, transitions=[*outcome.transitions, *events], requeue_at=requeue_at)
 
 
-def _aws(env: Environment, spec: EnvironmentSpec) -> tuple[EnvironmentStatus, list[cond.ComponentResult],
-                                                            dict[str, Mapping[str, Any]], bool]:
-    """Observe and act on every AWS resource and retire what left the spec."""
+def _aws(env: Environment, spec: EnvironmentSpec, previous: Mapping[str, Mapping[str, Any]] | None = None,
+         ) -> tuple[EnvironmentStatus, list[cond.ComponentResult], dict[str, Mapping[str, Any]], bool]:
+    """Observe and act on every AWS resource and retire what left the spec. A resource still wanted whose outputs
+    this pass could not read (a failed call, a change in progress) keeps those of the pass before (`previous`):
+    a passing fault must not take endpoints and credentials out of the connection Secret, nor roll the workloads."""
     clients, target = clients_for(spec)
     components = requested(spec)
     desired = secrets_plan.with_rotation_requests(desired_resources(env.ref, spec, components), env.annotations)
+    if not dataplane.Settings.from_environ().enabled:  # an operator outside the VPC: the master user serves
+        desired = [d for d in desired if d.kind != logins.KIND]
+    if spec.cache is not None or spec.database is not None:
+        desired = secrets_plan.with_credentials_in_use(desired, workloads.credentials_in_use(env.ref))
     progress = _Progress(env.ref)
     outputs: dict[str, Mapping[str, Any]] = {}
     inventory = {r.key: r for r in env.status.resources}
@@ -267,6 +274,9 @@ def _aws(env: Environment, spec: EnvironmentSpec) -> tuple[EnvironmentStatus, li
         else:
             progress.wait(d.component, f"{d.name} is {observed.state or 'not ready'}")
 
+    for d in desired:
+        if d.key not in outputs and previous and d.key in previous:
+            outputs[d.key] = previous[d.key]
     wanted = {d.key for d in desired}
     orphans = [r for k, r in inventory.items() if k not in wanted]
     policy: DeletionPolicy = spec.deletion_policy or "Snapshot"

@@ -4,10 +4,12 @@ are real servers on 127.0.0.1, holding the credentials given through the AWS API
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from redis.retry import Retry
 from aenv import commands
 from aenv.local.emulator import AwsEmulator
 from aenv.local.processes import wait_for
+from aenv.plan import connection
 
 from .conftest import Operator, fresh_namespace
 from .kube import Kube
@@ -191,7 +194,7 @@ def test_connection_secret_leads_to_the_servers(kube: Kube, emulator: AwsEmulato
     assert data["CACHE_URL"].startswith("rediss://") and data["CACHE_HOST"] == "127.0.0.1"
     assert redis.from_url(data["CACHE_URL"], ssl_ca_certs=str(emulator.ca_file), **ONCE).ping()
     with psycopg.connect(data["DATABASE_URL"], connect_timeout=5) as conn:
-        assert conn.execute("SELECT current_user, current_database()").fetchone() == (
+        assert conn.execute("SELECT session_user, current_database()").fetchone() == (
             data["DATABASE_USER"], data["DATABASE_NAME"])
 
     kube.delete_env(ns, "defi")
@@ -218,7 +221,11 @@ def test_readiness_checks_the_stores_and_reports_a_refused_password(
 
     data = connection_data(kube, ns, "hc")
     changed = "changed-behind-aenvs-back-0123"
-    with psycopg.connect(data["DATABASE_URL"], autocommit=True, connect_timeout=5) as conn:  # the master user
+    master = json.loads(emulator.client("secretsmanager").get_secret_value(
+        SecretId=f"aenv-{ns}-hc-database")["SecretString"])  # aenv's own user, not the workloads' login
+    with psycopg.connect(host=data["DATABASE_HOST"], port=data["DATABASE_PORT"], dbname=data["DATABASE_NAME"],
+                         user=master["username"], password=master["password"], sslmode="require", autocommit=True,
+                         connect_timeout=5) as conn:
         conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(data["DATABASE_USER"]),
                                                                  sql.Literal(changed)))
     env = kube.wait_condition(ns, "hc", "DatabaseReady", "False", reason="AuthenticationFailed", timeout=30)
@@ -231,38 +238,87 @@ def test_readiness_checks_the_stores_and_reports_a_refused_password(
         assert not any(s in where for s in secrets)
 
 
-def test_rotating_the_cache_token_keeps_every_client_authenticated(
-        kube: Kube, emulator: AwsEmulator, data_plane_namespace: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`aenv rotate --cache` puts a new token through ElastiCache's ROTATE: a client connecting with whatever the
-    connection Secret holds at each moment is never refused."""
-    ns = data_plane_namespace
-    kube.create_env(ns, "rot", {"tier": "dev", "aws": {"region": "us-east-1", "mode": "boto3"},
-                                "cache": {"engine": "redis", "transitEncryption": True}})
-    kube.wait_condition(ns, "rot", "Ready", timeout=90)
-    before = connection_data(kube, ns, "rot")["CACHE_AUTH_TOKEN"]
-    tried, failed, errors, done = [0], [0], [0], threading.Event()
+@dataclass(frozen=True)
+class Store:
+    """What a rotation test needs of one store: its spec, its credential's name and how a client connects."""
 
-    def clients(deadline: float = time.monotonic() + 60, limit: int = 5000) -> None:
+    section: dict[str, Any]
+    secret: str  # the credential's name in the pods' stamp (plan/connection.credential_versions)
+    url: str  # the connection Secret's key a client connects with
+
+    def connects(self, url: str, ca_file: Path) -> bool:
+        """False when the server refuses the credential; ConnectionError-like errors propagate."""
+        if self.url == "CACHE_URL":
+            try:
+                return bool(redis.from_url(url, ssl_ca_certs=str(ca_file), **ONCE).ping())
+            except redis.AuthenticationError:
+                return False
+        try:
+            with psycopg.connect(url, connect_timeout=5) as conn:
+                return conn.execute("SELECT 1").fetchone() == (1,)
+        except psycopg.OperationalError as e:
+            if "password authentication failed" in str(e) or "not permitted to log in" in str(e):
+                return False
+            raise
+
+
+STORES = {
+    "cache": Store({"cache": {"engine": "redis", "transitEncryption": True}}, "cache-auth", "CACHE_URL"),
+    "database": Store({"database": {"engineVersion": "16"}}, "database-login", "DATABASE_URL"),
+}
+
+
+@pytest.mark.parametrize("what", list(STORES))
+def test_a_rotation_keeps_every_client_authenticated_and_revokes_the_old_credential_after_the_pods(
+        kube: Kube, emulator: AwsEmulator, data_plane_namespace: str, monkeypatch: pytest.MonkeyPatch,
+        what: str) -> None:
+    """`aenv rotate --cache|--database`: the cache's token goes through ElastiCache's ROTATE, the database's login
+    moves to the other of two login roles. A client connecting with whatever the connection Secret holds at each
+    moment is never refused; the workload's pods are replaced by pods started with the new credential; and the old
+    credential stops working (SET; NOLOGIN) only once no ready pod started with it remains."""
+    ns, store = data_plane_namespace, STORES[what]
+    kube.create_env(ns, "rot", {"tier": "dev", "aws": {"region": "us-east-1", "mode": "boto3"}, **store.section,
+                                "workloads": [{"name": "api", "image": "registry.local/api:1", "replicas": 2}]})
+    kube.wait_condition(ns, "rot", "Ready", timeout=90)
+    [first] = ready_stamps(kube, ns)
+    old_version, old_url = first[store.secret], connection_data(kube, ns, "rot")[store.url]
+    tried, failed, errors, done = [0], [0], [0], threading.Event()
+    revoked_while_held: list[float] = []
+
+    def clients(deadline: float = time.monotonic() + 90, limit: int = 5000) -> None:
         while not done.is_set() and time.monotonic() < deadline and tried[0] < limit:
-            url = connection_data(kube, ns, "rot")["CACHE_URL"]
             tried[0] += 1
             try:
-                redis.from_url(url, ssl_ca_certs=str(emulator.ca_file), **ONCE).ping()
-            except redis.AuthenticationError:
-                failed[0] += 1
-            except redis.ConnectionError:  # not a refused credential: counted, and the loop goes on
+                if not store.connects(connection_data(kube, ns, "rot")[store.url], emulator.ca_file):
+                    failed[0] += 1
+                # The old credential refused while a ready pod started with it is still there: revoked too early.
+                if not store.connects(old_url, emulator.ca_file) and any(
+                        s.get(store.secret) == old_version for s in ready_stamps(kube, ns)):
+                    revoked_while_held.append(time.monotonic())
+            except (redis.ConnectionError, psycopg.OperationalError):  # not a refused credential: counted
                 errors[0] += 1
 
     loop = threading.Thread(target=clients)
     loop.start()
     try:
         monkeypatch.setattr(commands, "_api", lambda: kube.custom)
-        commands.rotate(ns, "rot", "cache")
-        wait_for(lambda: connection_data(kube, ns, "rot")["CACHE_AUTH_TOKEN"] != before, 30, "a new token")
+        commands.rotate(ns, "rot", what)
+        wait_for(lambda: connection_data(kube, ns, "rot")[store.url] != old_url, 30, "a new credential")
+        wait_for(lambda: bool(stamps := ready_stamps(kube, ns)) and all(s.get(store.secret) != old_version
+                                                                         for s in stamps),
+                 60, "the workload's ready pods to be only pods started with the new credential")
+        wait_for(lambda: not store.connects(old_url, emulator.ca_file), 30, "the old credential to be revoked")
         seen = tried[0]
-        wait_for(lambda: tried[0] >= seen + 20, 30, "clients with the new token")
+        wait_for(lambda: tried[0] >= seen + 20, 30, "clients with the new credential after the revocation")
     finally:
         done.set()
         loop.join(10)
-    print(f"rotation: {tried[0]} connections, {failed[0]} refused, {errors[0]} other errors")
-    assert tried[0] > 20 and failed[0] == 0
+    print(f"{what} rotation: {tried[0]} connections, {failed[0]} refused, {errors[0]} other errors")
+    assert tried[0] > 20 and failed[0] == 0 and revoked_while_held == []
+
+
+def ready_stamps(kube: Kube, ns: str) -> list[dict[str, str]]:
+    """The credential versions of every ReplicaSet with ready pods, as the pods' template records them."""
+    return [connection.parse_credentials_stamp(
+        (rs.spec.template.metadata.annotations or {}).get(connection.CREDENTIALS_ANNOTATION, ""))
+        for rs in kube.apps.list_namespaced_replica_set(ns).items if (rs.status.ready_replicas or 0) > 0]

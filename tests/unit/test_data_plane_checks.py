@@ -110,11 +110,16 @@ def test_postgres_errors_are_classified() -> None:
     assert postgres.classify(db, psycopg.OperationalError('database "x" does not exist')).reason == "CheckFailed"
 
 
-def test_a_rotation_request_reaches_only_the_cache_token() -> None:
+def test_a_rotation_request_reaches_only_the_secret_it_names() -> None:
     from aenv.naming import EnvironmentRef
     from aenv.plan.secrets import plan, with_rotation_requests
 
     desired = plan(EnvironmentRef("ns", "env", "uid"), SPEC)
     asked = with_rotation_requests(desired, {"aenv.dev/rotate-cache": "2030-01-01T00:00:00Z", "other": "x"})
     params = {d.key: d.params.get("rotate_requested_at") for d in asked}
-    assert params == {"secret/cache-auth": "2030-01-01T00:00:00Z", "secret/database": None}
+    assert params == {"secret/cache-auth": "2030-01-01T00:00:00Z", "secret/database": None,
+                      "secret/database-login": None}
+    asked = with_rotation_requests(desired, {"aenv.dev/rotate-database": "2030-01-01T00:00:00Z"})
+    params = {d.key: d.params.get("rotate_requested_at") for d in asked}
+    assert params == {"secret/cache-auth": None, "secret/database": None,  # the master user is aenv's own
+                      "secret/database-login": "2030-01-01T00:00:00Z"}

@@ -15,12 +15,13 @@ def plan(**sections: object) -> dict[str, Desired]:
 
 def test_cache_and_database_get_their_credentials_with_default_rotation() -> None:
     r = plan(cache={}, database={})
-    assert list(r) == ["secret/cache-auth", "secret/database"]
-    cache, db = r["secret/cache-auth"], r["secret/database"]
+    assert list(r) == ["secret/cache-auth", "secret/database", "secret/database-login"]
+    cache, db, login = r["secret/cache-auth"], r["secret/database"], r["secret/database-login"]
     assert cache.kind == "secretsmanager.secret" and cache.component == "secrets"
     assert cache.name == "aenv-analytics-defi-cache-auth"
     assert cache.params["value"] == "cache-auth" and cache.params["rotation_days"] == 90
     assert db.params["value"] == "database" and db.params["username"] == "aenv" and db.params["rotation_days"] == 90
+    assert login.params["value"] == "database-login" and login.params["usernames"] == ["aenv_app_a", "aenv_app_b"]
     assert cache.params["kms_key_id"] == Ref("kms/key", "id") and cache.depends_on == ("kms/key",)
     assert cache.tags[TAG_COMPONENT] == "secrets"
 
@@ -42,8 +43,8 @@ def test_jwt_can_be_turned_off_and_nothing_is_planned_without_sections() -> None
 def test_no_secret_value_is_in_the_plan() -> None:
     r = plan(cache={}, database={}, secrets={"apiKeys": ["partner"]})
     for d in r.values():
-        assert set(d.params) <= {"value", "rotation_days", "kms_key_id", "description", "username"}
-        assert d.params["value"] in {"cache-auth", "database", "jwt", "api-key"}  # a kind of value, not a value
+        assert set(d.params) <= {"value", "rotation_days", "kms_key_id", "description", "username", "usernames"}
+        assert d.params["value"] in {"cache-auth", "database", "database-login", "jwt", "api-key"}  # kinds
 
 
 def test_long_names_are_shortened_within_the_limit() -> None:

@@ -5,6 +5,7 @@ cannot yet build in this mode: its condition says NotImplemented and it is not c
 """
 
 from ..aws.component import Registry
+from ..dataplane import logins
 from . import (
     apigatewayv2_api,
     apigatewayv2_domain_name,
@@ -45,6 +46,7 @@ CLIENTS = Registry({
     cloudwatch_dashboard.KIND: cloudwatch_dashboard.CloudWatchDashboards,
     elasticache_replication_group.KIND: elasticache_replication_group.ReplicationGroups,
     rds_db_instance.KIND: rds_db_instance.DbInstances,
+    logins.KIND: logins.PostgresLogins,  # in the database itself, with the master user, as in mode boto3
 })
 
 __all__ = ["CLIENTS"]

@@ -88,7 +88,7 @@ def value_secret(desired: Desired, env: EnvironmentRef, version: int, value: str
 def _keys(desired: Desired, value: str) -> dict[str, str]:
     """The Secret's keys: the value, and for a database login its password on its own as well."""
     keys = {VALUE_KEY: value}
-    login = _outputs(desired, "", "", value) if desired.params["value"] == "database" else None
+    login = _outputs(desired, "", "", value) if desired.params["value"] in ("database", "database-login") else None
     if login is not None:
         keys[PASSWORD_KEY] = str(login["password"])
     return keys
@@ -208,12 +208,13 @@ class SecretsManagerSecrets(AckClient):
             state=seen.state if not seen.ready or outputs else "without a usable value",
         )
 
-    def _write(self, desired: Desired, version: int, retained: Mapping[str, Any] | None = None) -> Observation:
+    def _write(self, desired: Desired, version: int, retained: Mapping[str, Any] | None = None,
+               previous_username: str | None = None) -> Observation:
         """Write the value's Secret of this version (unless there), then point the CR at it."""
         env = self.environment(desired)
         if env is None:
             return self.observe(desired)  # manifest() raises the same way: the environment is not known yet
-        self.values.create(value_secret(desired, env, version, generate(desired), self.now()))
+        self.values.create(value_secret(desired, env, version, generate(desired, previous_username), self.now()))
         body = self._manifest(desired, env, version)
         if retained is None:
             self.cluster.apply(body)
@@ -240,7 +241,7 @@ class SecretsManagerSecrets(AckClient):
         version = max(pointed_version(self.find(desired)), 1)
         if "value" in observed.diff or "rotation" in observed.diff:
             version += 1
-        return self._write(desired, version)
+        return self._write(desired, version, previous_username=observed.outputs.get("username"))
 
     def delete(self, desired: Desired, observed: Observation, policy: DeletionPolicy) -> None:
         obj = self.find(desired)

@@ -3,6 +3,7 @@
 import functools
 from collections.abc import Callable
 
+from ..dataplane import logins
 from . import (
     apigatewayv2_api,
     apigatewayv2_domain_name,
@@ -58,6 +59,7 @@ def registry() -> Registry:
         cloudwatch_dashboard.KIND: cloudwatch_dashboard.CloudWatchDashboards,
         iam_role.KIND: iam_role.IamRoles,
         s3_bucket.KIND: s3_bucket.S3Buckets,
+        logins.KIND: logins.PostgresLogins,  # in the database itself, with the master user
     })
 
 

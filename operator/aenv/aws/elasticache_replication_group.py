@@ -2,7 +2,9 @@
 
 Cluster mode disabled: one primary and `replicas` read replicas behind a primary and a reader endpoint.
 ElastiCache never returns the AUTH token, so the Secrets Manager version of the token last applied is kept in
-the tag aenv.dev/secret-version; a new version is rotated in with AuthTokenUpdateStrategy=ROTATE.
+the tag aenv.dev/secret-version. A new version is rotated in with AuthTokenUpdateStrategy=ROTATE, which keeps the
+token before it valid (tag aenv.dev/secret-previous); that one is revoked with SET once no ready pod of the
+environment holds it (param auth_tokens_in_use, from the workloads' pod templates; without it, never).
 """
 
 from __future__ import annotations
@@ -17,7 +19,15 @@ from . import session
 from .component import AwsTarget, Classified
 from .errors import AwsError, TransientError
 from .listing import Listing, aenv_items
-from .stores import TAG_SECRET_VERSION, Busy, call_unless_busy, final_snapshot_name, same_key, version_change
+from .stores import (
+    TAG_SECRET_PREVIOUS,
+    TAG_SECRET_VERSION,
+    Busy,
+    call_unless_busy,
+    final_snapshot_name,
+    same_key,
+    version_change,
+)
 from .tagging import tags_by_arn, tags_drifted, tags_or_ask
 
 KIND = "elasticache.replication_group"
@@ -89,6 +99,9 @@ def _compare(desired: Desired, group: Mapping[str, Any], member: Mapping[str, An
     if p.get("auth_token") and (not group.get("AuthTokenEnabled")
                                 or tags.get(TAG_SECRET_VERSION) != p["auth_token_version"]):
         diff["auth_token_version"] = (tags.get(TAG_SECRET_VERSION), p["auth_token_version"])  # versions, not tokens
+    elif p.get("auth_token") and (previous := tags.get(TAG_SECRET_PREVIOUS)) and "auth_tokens_in_use" in p \
+            and previous not in p["auth_tokens_in_use"]:
+        diff["auth_token_previous"] = (previous, None)  # still accepted, held by no ready pod: revoke it
     if tags_drifted(tags, desired.tags):
         diff["tags"] = (dict(tags), dict(desired.tags))
     return diff, tuple(immutable)
@@ -199,7 +212,15 @@ class ElastiCacheReplicationGroups(Classified):
                 return self.observe(desired)
             if "auth_token_version" in diff:
                 self._modify(desired.name, AuthToken=str(p["auth_token"]), AuthTokenUpdateStrategy="ROTATE")
-                self._retag(arn, self._tags(arn, desired.name), {TAG_SECRET_VERSION: p["auth_token_version"]})
+                rotated = {TAG_SECRET_VERSION: p["auth_token_version"]}
+                if before := diff["auth_token_version"][0]:
+                    rotated[TAG_SECRET_PREVIOUS] = before
+                self._retag(arn, self._tags(arn, desired.name), rotated)
+            elif "auth_token_previous" in diff:
+                self._modify(desired.name, AuthToken=str(p["auth_token"]), AuthTokenUpdateStrategy="SET")
+                self._call("remove_tags_from_resource", ResourceName=arn, TagKeys=[TAG_SECRET_PREVIOUS])
+                self.tags.put(arn, {k: v for k, v in self._tags(arn, desired.name).items()
+                                    if k != TAG_SECRET_PREVIOUS})
             replicas = diff.get("replicas", (0, 0))
             if replicas[1] > replicas[0]:
                 self._replicas("increase_replica_count", desired.name, replicas[1])

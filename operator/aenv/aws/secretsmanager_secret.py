@@ -47,14 +47,21 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def generate(desired: Desired) -> Sensitive:
-    """A new value of the desired secret's kind. Letters and digits only where a value ends up in URLs."""
+def generate(desired: Desired, previous_username: str | None = None) -> Sensitive:
+    """A new value of the desired secret's kind. Letters and digits only where a value ends up in URLs. A
+    database-login names the login role after `previous_username` in turn (plan/logins.py)."""
     kind = desired.params["value"]
     if kind == "cache-auth":
         return Sensitive("".join(secrets.choice(_ALPHANUMERIC) for _ in range(64)))
-    if kind == "database":
+    if kind in ("database", "database-login"):
         password = "".join(secrets.choice(_ALPHANUMERIC) for _ in range(40))
-        return Sensitive(json.dumps({"username": desired.params["username"], "password": password}))
+        if kind == "database":
+            username = desired.params["username"]
+        else:
+            roles = list(desired.params["usernames"])
+            username = roles[(roles.index(previous_username) + 1) % len(roles)] if previous_username in roles \
+                else roles[0]
+        return Sensitive(json.dumps({"username": username, "password": password}))
     if kind == "jwt":
         return Sensitive(secrets.token_urlsafe(64))
     return Sensitive(secrets.token_urlsafe(32))
@@ -63,12 +70,13 @@ def generate(desired: Desired) -> Sensitive:
 def _outputs(desired: Desired, arn: str, version: str, value: str) -> dict[str, Any] | None:
     """The outputs of a value, or None when it is not one aenv can use (changed by hand, or missing)."""
     kind = desired.params["value"]
-    if kind == "database":
+    if kind in ("database", "database-login"):
         try:
             login = json.loads(value)
         except ValueError:
             return None
-        if not isinstance(login, dict) or login.get("username") != desired.params["username"]:
+        usernames = [desired.params["username"]] if kind == "database" else desired.params["usernames"]
+        if not isinstance(login, dict) or login.get("username") not in usernames:
             return None
         password = login.get("password")
         if not isinstance(password, str) or not _DB_PASSWORD.match(password):
@@ -234,7 +242,7 @@ class SecretsManagerSecrets(Classified):
             entry = {**entry, "KmsKeyId": desired.params["kms_key_id"], "Description": desired.params["description"]}
         tags = _tags(entry)
         if "value" in observed.diff or "rotation" in observed.diff:
-            value, now = generate(desired), self.now()
+            value, now = generate(desired, observed.outputs.get("username")), self.now()
             version = self.sm.put_secret_value(SecretId=arn, SecretString=value)["VersionId"]
             self._values[arn] = (version, value)
             # After the value: a crash in between rotates once more, never leaves an old value marked new.

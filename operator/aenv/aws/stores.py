@@ -13,6 +13,8 @@ from botocore.exceptions import ClientError
 from .errors import classify, error_code
 
 TAG_SECRET_VERSION = "aenv.dev/secret-version"  # the secret's version last applied to the cache or database
+# The version before it, while it is still accepted (rotated in beside it, not yet revoked)
+TAG_SECRET_PREVIOUS = "aenv.dev/secret-previous"
 
 
 class Busy(Exception):

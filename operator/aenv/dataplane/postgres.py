@@ -14,13 +14,17 @@ UNREACHABLE_MARKERS = ("could not translate host name", "failed to resolve host"
 TLS_MARKERS = ("ssl", "certificate")
 
 
-def probe(target: Target, settings: Settings) -> Verdict:
+def connect_args(settings: Settings) -> dict[str, Any]:
+    """TLS as the connection Secret asks (sslmode=require), verified against AENV_DATA_PLANE_CA_FILE when set."""
     tls: dict[str, Any] = ({"sslmode": "verify-full", "sslrootcert": settings.ca_file} if settings.ca_file
                            else {"sslmode": "require"})
+    return {**tls, "connect_timeout": max(1, round(settings.timeout))}
+
+
+def probe(target: Target, settings: Settings) -> Verdict:
     try:
         with psycopg.connect(host=target.host, port=target.port, user=target.user, password=target.password,
-                             dbname=target.database, connect_timeout=max(1, round(settings.timeout)),
-                             **tls) as conn:
+                             dbname=target.database, **connect_args(settings)) as conn:
             row = conn.execute("SELECT 1").fetchone()
     except psycopg.Error as e:
         return classify(target, e)

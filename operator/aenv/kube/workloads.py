@@ -21,6 +21,7 @@ from ..memory import EnvironmentMemory
 from ..migrations import gate as migrations
 from ..migrations import snapshot
 from ..naming import EnvironmentRef
+from ..plan import connection
 from ..plan import workloads as plan
 from ..plan.conditions import ComponentResult, Transition
 from ..rollouts import engine
@@ -87,6 +88,19 @@ class _Observed:
         return cls(sets, selectors)
 
 
+def credentials_in_use(env: EnvironmentRef) -> list[dict[str, str]]:
+    """The credential versions (plan/connection.credential_versions) of every ReplicaSet of the environment with
+    ready pods: a previous credential is revoked only when none of them holds it."""
+    selector = f"{plan.LABEL_ENV}={env.label}"
+    out = []
+    for rs in client.AppsV1Api(api()).list_namespaced_replica_set(env.namespace, label_selector=selector).items:
+        template = rs.spec.template if rs.spec is not None else None
+        if _ready(rs) > 0 and template is not None and template.metadata is not None:
+            stamp = (template.metadata.annotations or {}).get(connection.CREDENTIALS_ANNOTATION, "")
+            out.append(connection.parse_credentials_stamp(stamp))
+    return out
+
+
 def reconcile(env: EnvironmentRef, spec: EnvironmentSpec, previous: Sequence[WorkloadStatus],
               annotations: Mapping[str, str], memory: EnvironmentMemory, now: datetime) -> Result:
     outputs = memory.outputs or {}
@@ -138,7 +152,7 @@ def _gate(env: EnvironmentRef, spec: EnvironmentSpec, memory: EnvironmentMemory)
 def _one(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload, policy: Rollout, state: RolloutState,
          observed: _Observed, cmds: list[engine.Command], now: datetime, result: Result,
          memory: EnvironmentMemory, gate: migrations.Gate | None) -> RolloutState:
-    template = plan.pod_template(env, spec, w)
+    template = plan.pod_template(env, spec, w, connection.credential_versions(memory.outputs or {}))
     revision = plan.revision(template)
     sets = observed.replica_sets.get(w.name, {})
     routing = policy.canary.traffic_routing if policy.canary is not None else None
@@ -241,6 +255,7 @@ def _template_of(rs: client.V1ReplicaSet | None) -> dict[str, Any] | None:
     if rs is None or rs.spec is None:
         return None
     tpl: dict[str, Any] = api().sanitize_for_serialization(rs.spec.template)  # type: ignore[no-untyped-call]
-    labels = dict(tpl.get("metadata", {}).get("labels", {}))
+    metadata = dict(tpl.get("metadata", {}))
+    labels = dict(metadata.get("labels", {}))
     labels.pop(plan.LABEL_REVISION, None)
-    return {**tpl, "metadata": {"labels": labels}}
+    return {**tpl, "metadata": {**{k: v for k, v in metadata.items() if k == "annotations"}, "labels": labels}}

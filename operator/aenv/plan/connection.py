@@ -15,6 +15,28 @@ def _env_key(*parts: str) -> str:
     return "_".join(re.sub(r"[^A-Za-z0-9]", "_", p).upper() for p in parts)
 
 
+# On a workload's pod template: the versions (never the values) of the credentials its pods started with, so that
+# a rotated credential rolls the workload and aenv can tell when no ready pod still holds the value before it.
+CREDENTIALS_ANNOTATION = "aenv.dev/credentials"
+
+
+def credential_versions(outputs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Secret key (`cache-auth`, `database`, `jwt`, `api-key/<name>`) -> the version the connection Secret holds."""
+    versions = {key.removeprefix("secret/"): str(o["version"]) for key, o in sorted(outputs.items())
+                if key.startswith("secret/") and o.get("version") and key != "secret/database-login"}
+    if (login := outputs.get("database/login", {})).get("managed"):  # the login the Secret holds, set in PostgreSQL
+        versions["database-login"] = str(login["version"])
+    return versions
+
+
+def credentials_stamp(versions: Mapping[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(versions.items()))
+
+
+def parse_credentials_stamp(stamp: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in stamp.split(",") if "=" in part)
+
+
 def secret_name(env: EnvironmentRef) -> str:
     return env.object_name(suffix="-connection")
 
@@ -33,7 +55,9 @@ def connection_data(spec: EnvironmentSpec, outputs: Mapping[str, Mapping[str, An
             data["CACHE_AUTH_TOKEN"] = token
         userinfo = f":{quote(token, safe='')}@" if token else ""
         data["CACHE_URL"] = f"{scheme}://{userinfo}{cache['endpoint']}:{cache['port']}"
-    db, creds = outputs.get("database/instance"), outputs.get("secret/database", {})
+    db, login = outputs.get("database/instance"), outputs.get("database/login", {})
+    # The workloads' own login role once aenv has set it in the database (plan/logins.py), else the master user
+    creds = login if login.get("managed") else outputs.get("secret/database", {})
     if db:
         data |= {"DATABASE_HOST": str(db["endpoint"]), "DATABASE_PORT": str(db["port"]),
                  "DATABASE_NAME": str(db["name"])}

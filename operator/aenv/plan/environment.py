@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ..api.spec import EnvironmentSpec
 from ..naming import EnvironmentRef
-from . import backups, cache, database, encryption, gateway, iam, monitoring, network, queues, secrets, topics
+from . import backups, cache, database, encryption, gateway, iam, logins, monitoring, network, queues, secrets, topics
 from .types import Desired
 
 Planner = Callable[[EnvironmentRef, EnvironmentSpec], list[Desired]]
@@ -36,7 +36,8 @@ COMPONENTS: tuple[Component, ...] = (
               encryption.plan),
     Component("secrets", lambda s: bool(s.secrets or s.cache or s.database), secrets.plan),
     Component("cache", _section("cache"), cache.plan),
-    Component("database", _section("database"), database.plan),
+    Component("database", _section("database"), lambda env, spec: [*database.plan(env, spec),
+                                                                    *logins.plan(env, spec)]),
     Component("backups", _section("database"), backups.plan),
     Component("queues", _section("queues"), queues.plan),
     Component("topics", _section("topics"), topics.plan),

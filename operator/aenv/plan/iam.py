@@ -16,7 +16,7 @@ from .types import Desired, Ref
 ROLE_NAME_MAX = 64
 ROLE_INVALID = r"[^a-zA-Z0-9+=,.@_-]"
 # Which `uses` entry grants a secret.
-SECRET_USE = {"secret/cache-auth": "cache", "secret/database": "database"}
+SECRET_USE = {"secret/cache-auth": "cache", "secret/database": "database", "secret/database-login": "database"}
 
 
 def service_account(env: EnvironmentRef) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from ..api import API_VERSION, KIND
 from ..api.spec import EnvironmentSpec, Workload
 from ..naming import EnvironmentRef
-from .connection import secret_name
+from .connection import CREDENTIALS_ANNOTATION, credentials_stamp, secret_name
 from .iam import service_account
 
 LABEL_ENV = "aenv.dev/environment"
@@ -36,7 +36,10 @@ def _meta(env: EnvironmentRef, name: str, labels: dict[str, str] | None = None) 
             "ownerReferences": [owner(env)]}
 
 
-def pod_template(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload) -> dict[str, Any]:
+def pod_template(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload,
+                 credentials: dict[str, str] | None = None) -> dict[str, Any]:
+    """`credentials`: the versions of the connection Secret's credentials (plan/connection.credential_versions); a
+    new version is a new template, so the workload's pods restart with it through the rollout policy."""
     container: dict[str, Any] = {
         "name": w.name, "image": w.image,
         "ports": [{"name": "http", "containerPort": w.port}],
@@ -47,8 +50,11 @@ def pod_template(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload) -> dic
     }
     if w.resources is not None:
         container["resources"] = w.resources.wire()
+    metadata: dict[str, Any] = {"labels": {LABEL_ENV: env.label, LABEL_WORKLOAD: w.name}}
+    if credentials:
+        metadata["annotations"] = {CREDENTIALS_ANNOTATION: credentials_stamp(credentials)}
     return {
-        "metadata": {"labels": {LABEL_ENV: env.label, LABEL_WORKLOAD: w.name}},
+        "metadata": metadata,
         "spec": {"serviceAccountName": service_account(env), "containers": [container],
                  "volumes": [{"name": "connection", "secret": {"secretName": secret_name(env)}}]},
     }
@@ -65,7 +71,8 @@ def replica_set_name(w: str, rev: str) -> str:
 
 def replica_set(env: EnvironmentRef, w: Workload, template: dict[str, Any], rev: str, replicas: int) -> dict[str, Any]:
     labels = {LABEL_WORKLOAD: w.name, LABEL_REVISION: rev}
-    tpl = {**template, "metadata": {"labels": {**template["metadata"]["labels"], LABEL_REVISION: rev}}}
+    tpl = {**template, "metadata": {**template["metadata"],
+                                    "labels": {**template["metadata"]["labels"], LABEL_REVISION: rev}}}
     return {
         "apiVersion": "apps/v1", "kind": "ReplicaSet",
         "metadata": _meta(env, replica_set_name(w.name, rev), labels),
