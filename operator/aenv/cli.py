@@ -330,12 +330,16 @@ def parser(prog: str = "aenv") -> argparse.ArgumentParser:
     backup.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the outcome")
     backup.set_defaults(func=_backup)
 
-    restore = sub.add_parser("restore", help="restore a backup of an environment into another one's database")
-    restore.add_argument("name", help="the AnalyticsEnvironment whose backup is restored")
+    restore = sub.add_parser("restore", help="restore a backup of an environment into another one's database, or "
+                                             "create a new environment from an RDS snapshot of its database")
+    restore.add_argument("name", help="the AnalyticsEnvironment whose backup is restored, or whose spec the new "
+                                      "environment takes")
     restore.add_argument("-n", "--namespace")
-    restore.add_argument("--from", dest="source", required=True, metavar="BACKUP",
-                         help="<environment>/<timestamp>.dump (status.backups.lastBackup.key), or latest")
-    restore.add_argument("--to", required=True, metavar="NEW-ENV", help="an existing, Ready environment")
+    restore.add_argument("--from", dest="source", required=True, metavar="BACKUP|SNAPSHOT",
+                         help="<environment>/<timestamp>.dump (status.backups.lastBackup.key), latest, or an RDS DB "
+                              "snapshot identifier (aws rds describe-db-snapshots)")
+    restore.add_argument("--to", required=True, metavar="NEW-ENV",
+                         help="a backup: an existing, Ready environment; a snapshot: one that does not exist yet")
     restore.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the outcome")
     restore.set_defaults(func=_restore)
 

@@ -5,6 +5,7 @@ from pydantic import ValidationError
 
 from aenv.api import EnvironmentSpec, effective
 from aenv.aws.restore import copy_name, needs_copy, refusal, snapshot_name
+from aenv.backups import cli
 from aenv.naming import EnvironmentRef
 from aenv.plan import database
 
@@ -63,3 +64,46 @@ def test_refusals_name_the_field() -> None:
     assert mysql is not None and "spec.database.fromSnapshot" in mysql and "mysql" in mysql
     large = refusal("s", {"Engine": "postgres", "AllocatedStorage": 100}, 20)
     assert large is not None and large.startswith("spec.database.storageGiB: 20 GiB") and "100 GiB" in large
+
+
+def test_what_restore_takes_for_a_backup_and_for_a_snapshot() -> None:
+    assert cli.is_backup("latest") and cli.is_backup("defi/20261201T000000Z.dump")
+    assert not cli.is_backup("defi-before-launch") and not cli.is_backup("rds:defi-2026-12-01-05-10")
+
+
+def test_the_new_environment_takes_the_spec_and_nothing_of_the_source_s_identity() -> None:
+    source = {
+        "apiVersion": "aenv.dev/v1alpha1", "kind": "AnalyticsEnvironment",
+        "metadata": {"name": "defi", "namespace": "analytics", "uid": "u", "resourceVersion": "7", "generation": 3,
+                     "labels": {"app.kubernetes.io/instance": "argo-app"}, "annotations": {"a": "b"},
+                     "finalizers": ["aenv.dev/finalizer"]},
+        "spec": {"tier": "prod", "aws": {"region": "us-east-1"},
+                 "database": {"databaseName": "trades", "fromSnapshot": "older"},
+                 "gateway": {"workload": "api", "domain": {"name": "ws.example.com", "certificateArn": "arn:aws:acm:"}},
+                 "workloads": [{"name": "api", "image": "api:1"}]},
+        "status": {"phase": "Ready"},
+    }
+    new = cli.restored_environment(source, "defi-restored", "defi-before-launch")
+    assert new["metadata"] == {"name": "defi-restored", "namespace": "analytics"} and "status" not in new
+    assert new["spec"]["database"] == {"databaseName": "trades", "fromSnapshot": "defi-before-launch"}
+    assert new["spec"]["gateway"] == {"workload": "api"}  # a domain name serves one API
+    assert new["spec"]["workloads"] == source["spec"]["workloads"]  # type: ignore[index]
+    assert source["spec"]["database"]["fromSnapshot"] == "older"  # type: ignore[index]  # the source is untouched
+    EnvironmentSpec.model_validate(new["spec"])
+
+
+def env_with(generation: int, observed: int, *conditions: tuple[str, str, str]) -> dict[str, object]:
+    return {"metadata": {"generation": generation},
+            "status": {"observedGeneration": observed,
+                       "conditions": [{"type": t, "status": s, "reason": r, "message": "m"} for t, s, r in conditions]}}
+
+
+def test_the_wait_ends_when_ready_or_when_the_snapshot_is_refused() -> None:
+    assert cli.snapshot_outcome({"metadata": {"generation": 1}}) is None
+    assert cli.snapshot_outcome(env_with(1, 1, ("Ready", "False", "Provisioning"),
+                                         ("DatabaseReady", "False", "Provisioning"))) is None
+    assert cli.snapshot_outcome(env_with(2, 1, ("Ready", "True", "Ready"))) is None  # an older generation's
+    assert cli.snapshot_outcome(env_with(1, 1, ("Ready", "True", "Ready"))) == (True, "Ready")
+    assert cli.snapshot_outcome(env_with(1, 1, ("Ready", "False", "Failed"),
+                                         ("DatabaseReady", "False", "DBSnapshotNotFound"))) == (
+        False, "DBSnapshotNotFound: m")
