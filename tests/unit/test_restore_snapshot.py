@@ -3,7 +3,10 @@
 import pytest
 from pydantic import ValidationError
 
+from aenv.ack.rds_db_instance import DbInstances
 from aenv.api import EnvironmentSpec, effective
+from aenv.aws.component import AwsTarget
+from aenv.aws.errors import AwsError
 from aenv.aws.restore import copy_name, needs_copy, refusal, snapshot_name
 from aenv.backups import cli
 from aenv.naming import EnvironmentRef
@@ -107,3 +110,11 @@ def test_the_wait_ends_when_ready_or_when_the_snapshot_is_refused() -> None:
     assert cli.snapshot_outcome(env_with(1, 1, ("Ready", "False", "Failed"),
                                          ("DatabaseReady", "False", "DBSnapshotNotFound"))) == (
         False, "DBSnapshotNotFound: m")
+
+
+def test_mode_ack_refuses_a_snapshot_before_writing_anything() -> None:
+    [db] = database.plan(ENV, effective(spec(fromSnapshot="defi-before-launch")))
+    with pytest.raises(AwsError) as refused:
+        DbInstances(AwsTarget("us-east-1")).create(db)  # raises before it would reach a cluster
+    assert refused.value.code == "NotImplemented"
+    assert "spec.database.fromSnapshot (defi-before-launch)" in str(refused.value)
