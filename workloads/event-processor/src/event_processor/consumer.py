@@ -168,7 +168,7 @@ class Processor:
             self.cache.publish(event.channel, events.update(event, aggregate, time.time()))
         if event.severity and self.settings.alerts_topic_arn and self.db.claim_alert(event.id):
             self.alert(event)
-        return "ok" if inserted or aggregate is not None else "duplicate"
+        return "ok" if inserted else "duplicate"  # the row is the event's record; the aggregate follows it once
 
     def alert(self, event: events.Event) -> None:
         subject, body = events.alert(event)
