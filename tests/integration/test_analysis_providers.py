@@ -5,6 +5,7 @@ and every wait has a deadline."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import shutil
 import threading
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -77,16 +79,21 @@ def exporter() -> Iterator[Exporter]:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory, exporter: Exporter) -> Iterator[Prometheus]:
+    with running_prometheus(tmp_path_factory.mktemp("prometheus"), [f"127.0.0.1:{exporter.port}"]) as address:
+        yield Prometheus(address, exporter)
+
+
+@contextlib.contextmanager
+def running_prometheus(state: Path, targets: list[str]) -> Iterator[str]:
+    """Prometheus from Debian's package on 127.0.0.1, scraping targets every second; yields its address."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.skip("the prometheus binary is not installed: `apt-get install -y prometheus` (Debian's package); "
                     "CI's setup must install it")
-    state = tmp_path_factory.mktemp("prometheus")
     config = state / "prometheus.yml"
     config.write_text(json.dumps({  # JSON is YAML
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [{"job_name": "aenv-test",
-                            "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}]}],
+        "scrape_configs": [{"job_name": "aenv-test", "static_configs": [{"targets": targets}]}],
     }))
     port = free_port()
     pidfile, log = state / "prometheus.pid", state / "prometheus.log"
@@ -95,7 +102,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, exporter: Exporter) -> 
     address = f"http://127.0.0.1:{port}"
     try:
         processes.wait_for(lambda: _ready(address), DEADLINE, f"prometheus on {address} (log: {log})")
-        yield Prometheus(address, exporter)
+        yield address
     finally:
         processes.stop(pidfile)
 
