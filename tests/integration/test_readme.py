@@ -47,7 +47,7 @@ NS, NAME = _example["namespace"], _example["name"]
 VERSIONS = dict(line.split("=", 1) for line in (REPO / "hack" / "versions.env").read_text().splitlines()
                 if "=" in line and not line.startswith("#"))
 STATUS = [rf"^{NS}/{NAME}  phase Ready  Ready True", r"^WORKLOAD\s+STRATEGY\s+PHASE", r"^ws-gateway\s",
-          r"^aggregator\s"]
+          r"^event-processor\s"]
 # What each command must print, by how the command starts (the longest match applies): the lines run after it to
 # check its effect, and regular expressions over the output. Any other command must exit 0 and print something.
 EXPECTED: dict[str, tuple[str, list[str]]] = {
