@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aenv_workload import metrics as platform
 from prometheus_client import Counter, Gauge, Histogram
 
 OUTCOMES = ("ok", "duplicate", "invalid", "failed")
@@ -17,10 +18,9 @@ visibility_extensions = Counter("processor_visibility_extensions", "Visibility t
 inflight = Gauge("processor_inflight_messages", "Messages being handled")
 draining = Gauge("processor_draining", "1 while the processor finishes its batch after SIGTERM")
 
-events_published = Counter("analytics_events_published", "Updates published to the gateway's channels",
-                           ["service"]).labels(service="event-processor")
-alerts_triggered = Counter("analytics_alerts_triggered", "Alerts sent to the SNS topic", ["severity"])
-query_latency = Histogram("analytics_query_latency_seconds", "Latency of data-store queries", ["service", "store"])
+events_published = platform.events_published.labels(service="event-processor")  # to the gateway's channels
+alerts_triggered = platform.alerts_triggered
+query_latency = platform.query_latency
 
 
 def init() -> None:

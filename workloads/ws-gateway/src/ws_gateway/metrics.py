@@ -8,6 +8,7 @@ replica. The analytics_* families are the platform's own, shared with the event 
 
 from __future__ import annotations
 
+from aenv_workload import metrics as platform
 from prometheus_client import Counter, Gauge, Histogram
 
 from .protocol import ROUTES
@@ -28,12 +29,11 @@ delivery_lag = Histogram("gateway_delivery_lag_seconds", "From an update's publi
 errors = Counter("gateway_errors", "Failures of the gateway itself", ["kind"])
 draining = Gauge("gateway_draining", "1 while the gateway drains after SIGTERM")
 
-subscriptions_active = Gauge("analytics_subscriptions_active", "Channel subscriptions held by clients")
-events_published = Counter("analytics_events_published", "Update events delivered to subscribers",
-                           ["service"]).labels(service="ws-gateway")
-query_latency = Histogram("analytics_query_latency_seconds", "Latency of data-store queries", ["service", "store"])
-cache_requests = Counter("analytics_cache_requests", "Snapshot reads from the cache", ["service", "result"])
-cache_hit_rate = Gauge("analytics_cache_hit_rate", "Share of snapshot reads answered by the cache", ["service"])
+subscriptions_active = platform.subscriptions_active
+events_published = platform.events_published.labels(service="ws-gateway")  # frames of updates sent
+query_latency = platform.query_latency
+cache_requests = platform.cache_requests  # snapshot reads
+cache_hit_rate = platform.cache_hit_rate
 
 
 def init() -> None:
