@@ -3,6 +3,7 @@ PostgreSQL of aenv.local.dataplane and SQS/SNS in moto, configured only with the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -61,7 +62,13 @@ class Stores:
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores]:
-    directory = tmp_path_factory.mktemp("stores")
+    with running_stores(tmp_path_factory.mktemp("stores")) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def running_stores(directory: Path) -> Iterator[Stores]:
+    """A redis-server with an AUTH token and a PostgreSQL with TLS, on 127.0.0.1, stopped on leaving."""
     token = secrets.token_urlsafe(24)
     cache = RedisServer(directory / "redis").start([token])
     try:
