@@ -48,7 +48,7 @@ ROUTES = {"$connect", "$disconnect", "$default", "subscribe", "unsubscribe", "pi
 DOMAIN = "ws.analytics.example.com"
 ACK_TAG_PREFIX = "services.k8s.aws/"
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
-SECRETS = ("cache-auth", "database", "jwt", "api-key-partners", "api-key-internal")
+SECRETS = ("cache-auth", "database", "database-login", "jwt", "api-key-partners", "api-key-internal")
 CONNECTION_KEYS = {"CACHE_URL", "DATABASE_URL", "QUEUE_EVENTS_URL", "TOPIC_ALERTS_ARN", "GATEWAY_URL", "JWT_SECRET",
                    "API_KEY_PARTNERS"}
 
@@ -390,6 +390,8 @@ def check_secrets(aws: Aws, p: str, key: dict[str, Any], env: str, uid: str) -> 
         assert aws.secret_value(name), f"{name} holds a value"
     login = json.loads(aws.secret_value(f"{p}-database"))
     assert login["username"] == "aenv" and login["password"]
+    workloads_login = json.loads(aws.secret_value(f"{p}-database-login"))  # one of the two alternating roles
+    assert workloads_login["username"] == "aenv_app_a" and workloads_login["password"] != login["password"]
     return {name: entry["ARN"] for name, entry in found.items()}
 
 
