@@ -39,6 +39,8 @@ lint: setup
 
 crd: setup ## regenerate the CRD from the pydantic models
 	@$(AENV) crd -o crds/analyticsenvironments.aenv.dev.yaml -o charts/aenv/crds/analyticsenvironments.aenv.dev.yaml
+	@$(AENV) crd --quota -o crds/analyticsenvironmentquotas.aenv.dev.yaml \
+	  -o charts/aenv/crds/analyticsenvironmentquotas.aenv.dev.yaml
 
 lock: ## re-resolve requirements.lock from pyproject.toml
 	@rm -rf /tmp/aenv-lock && python3 -m venv /tmp/aenv-lock && /tmp/aenv-lock/bin/pip install -q '.[test,dev]' \

@@ -104,9 +104,9 @@ def _step_down(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, timing: lea
 
 
 def _crd(args: argparse.Namespace) -> int:
-    from .api import crd
+    from .api import crd, quota
 
-    text = crd.render()
+    text = quota.render_quota_crd() if args.quota else crd.render()
     for output in args.output or ():
         Path(output).write_text(text)
     if not args.output:
@@ -267,6 +267,7 @@ def parser(prog: str = "aenv") -> argparse.ArgumentParser:
 
     crd = sub.add_parser("crd", help="print the CustomResourceDefinition generated from the models")
     crd.add_argument("-o", "--output", action="append", help="write to this file instead of stdout (repeatable)")
+    crd.add_argument("--quota", action="store_true", help="the AnalyticsEnvironmentQuota CRD instead")
     crd.set_defaults(func=_crd)
 
     policy = sub.add_parser("iam-policy", help="print the IAM policy the operator needs in mode boto3 (for IRSA)")

@@ -33,7 +33,8 @@ def spec(**extra: Any) -> dict[str, Any]:
 def test_crd_is_served_with_short_name_and_columns(kube: Kube) -> None:
     crd = kube.ext.read_custom_resource_definition("analyticsenvironments.aenv.dev")
     assert crd.spec.names.short_names == ["aenv"]
-    assert [c.name for c in crd.spec.versions[0].additional_printer_columns] == ["Tier", "Phase", "Ready", "Age"]
+    columns = [c.name for c in crd.spec.versions[0].additional_printer_columns]
+    assert columns == ["Tier", "Phase", "Ready", "USD/Month", "Age"]
     served = {r.name: r for r in kube.custom.get_api_resources("aenv.dev", "v1alpha1").resources}
     assert "analyticsenvironments/status" in served
     assert served["analyticsenvironments"].short_names == ["aenv"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from .spec import ENVIRONMENT_NAME_MAX, EnvironmentSpec
 from .status import EnvironmentStatus
@@ -60,54 +61,58 @@ def _structural(node: Any, defs: dict[str, Any], name: str | None = None) -> Any
     return out
 
 
-def schema_of(model: type[EnvironmentSpec] | type[EnvironmentStatus]) -> dict[str, Any]:
+def schema_of(model: type[BaseModel]) -> dict[str, Any]:
     raw = model.model_json_schema(by_alias=True, mode="validation")
     result: dict[str, Any] = _structural(raw, raw.get("$defs", {}))
     return result
 
 
-def crd() -> dict[str, Any]:
-    status = schema_of(EnvironmentStatus)
+def definition(kind: str, plural: str, short_names: list[str], categories: list[str],
+               version: dict[str, Any]) -> dict[str, Any]:
+    """A namespaced CustomResourceDefinition of group aenv.dev with one served and stored version."""
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{PLURAL}.{GROUP}"},
+        "metadata": {"name": f"{plural}.{GROUP}"},
         "spec": {
             "group": GROUP,
             "scope": "Namespaced",
-            "names": {"kind": KIND, "plural": PLURAL, "singular": SINGULAR, "shortNames": SHORT_NAMES,
-                      "listKind": f"{KIND}List", "categories": ["all", "aenv"]},
-            "versions": [{
-                "name": VERSION,
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "additionalPrinterColumns": [
-                    {"name": "Tier", "type": "string", "jsonPath": ".spec.tier"},
-                    {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
-                    {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
-                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-                ],
-                "schema": {"openAPIV3Schema": {
-                    "type": "object",
-                    "description": "A whole real-time analytics environment on AWS and EKS.",
-                    "x-kubernetes-validations": [{
-                        "rule": f"self.metadata.name.size() <= {ENVIRONMENT_NAME_MAX}",
-                        "message": f"metadata.name: at most {ENVIRONMENT_NAME_MAX} characters, so that "
-                                   "`<namespace>/<name>` fits an AWS tag value (256)",
-                    }],
-                    "required": ["spec"],
-                    "properties": {
-                        "apiVersion": {"type": "string"},
-                        "kind": {"type": "string"},
-                        "metadata": {"type": "object"},
-                        "spec": schema_of(EnvironmentSpec),
-                        "status": status,
-                    },
-                }},
-            }],
+            "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "shortNames": short_names,
+                      "listKind": f"{kind}List", "categories": categories},
+            "versions": [{"name": VERSION, "served": True, "storage": True, **version}],
         },
     }
+
+
+def crd() -> dict[str, Any]:
+    status = schema_of(EnvironmentStatus)
+    return definition(KIND, PLURAL, SHORT_NAMES, ["all", "aenv"], {
+        "subresources": {"status": {}},
+        "additionalPrinterColumns": [
+            {"name": "Tier", "type": "string", "jsonPath": ".spec.tier"},
+            {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+            {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+            {"name": "USD/Month", "type": "number", "jsonPath": ".status.cost.monthlyUSD"},
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+        "schema": {"openAPIV3Schema": {
+            "type": "object",
+            "description": "A whole real-time analytics environment on AWS and EKS.",
+            "x-kubernetes-validations": [{
+                "rule": f"self.metadata.name.size() <= {ENVIRONMENT_NAME_MAX}",
+                "message": f"metadata.name: at most {ENVIRONMENT_NAME_MAX} characters, so that "
+                           "`<namespace>/<name>` fits an AWS tag value (256)",
+            }],
+            "required": ["spec"],
+            "properties": {
+                "apiVersion": {"type": "string"},
+                "kind": {"type": "string"},
+                "metadata": {"type": "object"},
+                "spec": schema_of(EnvironmentSpec),
+                "status": status,
+            },
+        }},
+    })
 
 
 def render() -> str:

@@ -99,6 +99,24 @@ class BackupsStatus(ApiModel):
     drill: DrillRecord | None = None
 
 
+class CostItem(ApiModel):
+    component: str = Field(description="cache, database, backups, queues, topics, gateway, secrets, encryption or "
+                                       "monitoring.")
+    monthly_usd: float = Field(alias="monthlyUSD", ge=0)
+    detail: str = Field(default="", description="What is priced: node types and counts, storage, baselines.")
+
+
+class CostStatus(ApiModel):
+    monthly_usd: float = Field(alias="monthlyUSD", ge=0, description=(
+        "The estimated on-demand cost a month, in USD, of what the spec asks for in AWS (the workloads' compute "
+        "is the cluster's): the sum of the breakdown."))
+    breakdown: list[CostItem] = Field(default_factory=list)
+    unpriced: list[str] = Field(default_factory=list, description=(
+        "Fields whose value the price table has no price for (a region, node type or instance class): not in "
+        "monthlyUSD."))
+    prices_as_of: str = Field(alias="pricesAsOf", description="The date of the price table the estimate used.")
+
+
 class EnvironmentStatus(ApiModel):
     observed_generation: int | None = None
     phase: Phase | None = None
@@ -111,3 +129,4 @@ class EnvironmentStatus(ApiModel):
     workloads: list[WorkloadStatus] = Field(default_factory=list)
     resources: list[ManagedResource] = Field(default_factory=list)
     backups: BackupsStatus | None = None
+    cost: CostStatus | None = None
