@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from . import ack, aws, dataplane
+from .cost import estimate as cost
 from .api import EnvironmentSpec, EnvironmentStatus, effective
 from .api.spec import DeletionPolicy
 from .api.status import ManagedResource, QueueStatus
@@ -221,7 +222,7 @@ def _reconcile(env: Environment, now: str, memory: EnvironmentMemory, aws_pass: 
         results = _check_data_plane(spec, data, results, memory)
     # Every pass, not only the AWS ones: a Secret deleted by hand is written again from the last outputs.
     secret, failed = _write_connection_secret(env.ref, data, memory.written)
-    status = replace_status(status, connection_secret=secret)
+    status = replace_status(status, connection_secret=secret, cost=cost.status_of(spec))
     if failed is not None:
         results.append(failed)
     events: list[cond.Transition] = []
