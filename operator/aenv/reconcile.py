@@ -15,12 +15,12 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from . import ack, aws, dataplane
-from .cost import estimate as cost
 from .api import EnvironmentSpec, EnvironmentStatus, effective
 from .api.spec import DeletionPolicy
 from .api.status import ManagedResource, QueueStatus
 from .aws.component import AwsTarget, Registry
 from .aws.errors import AwsError, TransientError
+from .cost import estimate as cost
 from .dataplane import logins
 from .kube import apply, connection_secret, workloads
 from .memory import EnvironmentMemory
