@@ -123,7 +123,6 @@ def _iam_policy(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from .api import EnvironmentSpec, effective
-    from .plan.environment import desired_resources, requested
 
     doc = yaml.safe_load(Path(args.file).read_text())
     meta = doc.get("metadata", {})
@@ -136,16 +135,24 @@ def _plan(args: argparse.Namespace) -> int:
         return 1
     print(f"{namespace}/{name}: tier {spec.tier}, mode {spec.aws.mode}, region {spec.aws.region}, "
           f"deletionPolicy {spec.deletion_policy}")
-    if spec.aws.mode == "ack":
-        return _plan_ack(args, namespace, name, doc["spec"], spec)
+    plan = _plan_ack if spec.aws.mode == "ack" else _plan_boto3
+    code = plan(args, namespace, name, doc["spec"], spec)
+    print("\n".join(_cost_delta(namespace, name, spec, live=not (args.offline or args.no_cluster))))
+    return code
+
+
+def _plan_boto3(args: argparse.Namespace, namespace: str, name: str, raw: Mapping[str, Any],
+                spec: EnvironmentSpec) -> int:
+    from .plan.environment import desired_resources, requested
+
     if args.offline:
-        env = _planned(namespace, name, doc["spec"], live=False)
+        env = _planned(namespace, name, raw, live=False)
         for d in desired_resources(env.ref, spec, requested(spec)):
             print(f"  {d.kind:28} {d.name}")
         return 0
     from . import preview
 
-    env = _planned(namespace, name, doc["spec"], live=not args.no_cluster)
+    env = _planned(namespace, name, raw, live=not args.no_cluster)
     changes = preview.preview(env, spec, cluster=not args.no_cluster)
     for c in changes:
         print(c.line())
@@ -153,6 +160,20 @@ def _plan(args: argparse.Namespace) -> int:
     print(f"Plan: {counts['create']} to create, {counts['update']} to change, {counts['delete']} to delete, "
           f"{counts['conflict']} in conflict. Nothing was changed.")
     return 0
+
+
+def _cost_delta(namespace: str, name: str, spec: EnvironmentSpec, live: bool) -> list[str]:
+    """The monthly cost before (the environment in the cluster, when read and there) and after the change."""
+    from . import preview
+    from .api import EnvironmentSpec, effective
+    from .cost import delta, estimate
+
+    current = preview.live(namespace, name) if live else None
+    try:
+        before = estimate.estimate(effective(EnvironmentSpec.model_validate(current["spec"]))) if current else None
+    except ValidationError:
+        before = None
+    return delta.lines(before, estimate.estimate(spec))
 
 
 def _plan_ack(args: argparse.Namespace, namespace: str, name: str, raw: Mapping[str, Any],

@@ -15,7 +15,8 @@ import pytest
 import yaml
 from kubernetes.client.rest import ApiException
 
-from aenv.api import GROUP, PLURAL, VERSION
+from aenv.api import GROUP, PLURAL, VERSION, EnvironmentSpec, effective
+from aenv.cost.estimate import estimate
 from aenv.local.emulator import AwsEmulator
 from aenv.local.processes import wait_for
 
@@ -58,6 +59,10 @@ def test_each_example_becomes_ready_as_written(kube: Kube, applied: dict[str, An
     assert env["status"]["phase"] == "Ready"
     for type_ in ("NetworkReady", "CacheReady", "QueuesReady", "WorkloadsReady"):
         assert kube.condition(env, type_)["status"] == "True", type_  # type: ignore[index]
+    # The estimate of the spec as applied (tests/unit/test_cost.py checks it by hand), written to status.
+    cost = env["status"]["cost"]
+    assert cost["monthlyUSD"] == estimate(effective(EnvironmentSpec.model_validate(applied["spec"]))).monthly_usd > 0
+    assert {"cache", "queues", "encryption"} <= {i["component"] for i in cost["breakdown"]} and not cost["unpriced"]
 
     # The network is where the example says: its VPC and subnets, or the account's default VPC.
     ec2, elasticache = emulator.client("ec2"), emulator.client("elasticache")

@@ -36,6 +36,7 @@ def test_plan_changes_nothing(kube: Kube, namespace: str, sqs: Any, operator: Op
     assert f"+ Secret                       {namespace}/defi-connection" in out
     assert "+ kms.key" in out
     assert "Plan: 6 to create, 0 to change, 0 to delete" in out
+    assert "Cost: 1.80 USD/month (prices of " in out  # a KMS key 1.00, two queues at 0.40
     assert sqs.list_queues(QueueNamePrefix=p).get("QueueUrls", []) == []
 
     kube.create_env(namespace, "defi", doc(namespace, 30)["spec"])
@@ -46,6 +47,8 @@ def test_plan_changes_nothing(kube: Kube, namespace: str, sqs: Any, operator: Op
     assert f"~ sqs.queue                    {p}-events " in out and "update: VisibilityTimeout" in out
     assert f"- sqs.queue                    {p}-trades " in out and "no longer in the spec" in out
     assert "= Secret" not in out and "update: QUEUE_TRADES_ARN, QUEUE_TRADES_DLQ_URL, QUEUE_TRADES_URL" in out
+    assert "Cost: 1.80 -> 1.40 USD/month (prices of " in out and ", -0.40" in out
+    assert "  queues             0.80 ->       0.40  -0.40" in out and "encryption" not in out
     url = sqs.get_queue_url(QueueName=f"{p}-events")["QueueUrl"]
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"] == {
         "VisibilityTimeout": "30"}
