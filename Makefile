@@ -37,10 +37,11 @@ lint: setup
 	@$$(cat $(AENV_CACHE)/tools-bin)/helm template aenv charts/aenv --set 'watchNamespaces={team-a}' > /dev/null
 	@$$(cat $(AENV_CACHE)/tools-bin)/actionlint
 
-crd: setup ## regenerate the CRD from the pydantic models
+crd: setup ## regenerate the CRDs from the pydantic models, and the admission policy from the price table
 	@$(AENV) crd -o crds/analyticsenvironments.aenv.dev.yaml -o charts/aenv/crds/analyticsenvironments.aenv.dev.yaml
 	@$(AENV) crd --quota -o crds/analyticsenvironmentquotas.aenv.dev.yaml \
 	  -o charts/aenv/crds/analyticsenvironmentquotas.aenv.dev.yaml
+	@$(AENV) admission-policy -o charts/aenv/files/admission-policy.yaml
 
 lock: ## re-resolve requirements.lock from pyproject.toml
 	@rm -rf /tmp/aenv-lock && python3 -m venv /tmp/aenv-lock && /tmp/aenv-lock/bin/pip install -q '.[test,dev]' \

@@ -114,6 +114,17 @@ def _crd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _admission_policy(args: argparse.Namespace) -> int:
+    from .quota import policy
+
+    text = policy.render()
+    for output in args.output or ():
+        Path(output).write_text(text)
+    if not args.output:
+        sys.stdout.write(text)
+    return 0
+
+
 def _iam_policy(args: argparse.Namespace) -> int:
     from . import iam_policy
 
@@ -290,6 +301,11 @@ def parser(prog: str = "aenv") -> argparse.ArgumentParser:
     crd.add_argument("-o", "--output", action="append", help="write to this file instead of stdout (repeatable)")
     crd.add_argument("--quota", action="store_true", help="the AnalyticsEnvironmentQuota CRD instead")
     crd.set_defaults(func=_crd)
+
+    admission = sub.add_parser("admission-policy", help="print the ValidatingAdmissionPolicy and binding that hold "
+                               "environments to their namespace's AnalyticsEnvironmentQuota")
+    admission.add_argument("-o", "--output", action="append", help="write to this file instead of stdout (repeatable)")
+    admission.set_defaults(func=_admission_policy)
 
     policy = sub.add_parser("iam-policy", help="print the IAM policy the operator needs in mode boto3 (for IRSA)")
     policy.add_argument("--account", default="*", help="the AWS account id in the ARNs (default: any)")

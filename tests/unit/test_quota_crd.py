@@ -23,7 +23,7 @@ def test_limits_are_the_ranked_names_of_the_price_table() -> None:
     assert spec["maxCacheNodeType"]["enum"] == list(table().cache_node_types)
     assert spec["maxDatabaseInstanceClass"]["enum"] == list(table().database_instance_classes)
     assert spec["tiers"]["items"]["enum"] == ["dev", "staging", "prod"]
-    assert set(spec) == {"tiers", "maxEnvironments", "maxCacheNodeType", "maxDatabaseInstanceClass", "maxMonthlyUSD"}
+    assert set(spec) == {"tiers", "maxCacheNodeType", "maxDatabaseInstanceClass", "maxMonthlyUSD"}
 
 
 def test_the_model_refuses_an_unranked_node_type_naming_it() -> None:

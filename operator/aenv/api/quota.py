@@ -1,7 +1,9 @@
 """AnalyticsEnvironmentQuota: a namespace's limits on its environments, the parameter of aenv's admission policy.
 
 The API server checks them itself (quota/policy.py renders the ValidatingAdmissionPolicy that reads this
-resource); maxEnvironments is an object-count ResourceQuota the operator keeps beside it.
+resource). How many environments a namespace holds is not here: CEL cannot list objects, and a count the operator
+kept would lag behind concurrent creates. Kubernetes' own object-count quota is exact (the API server admits
+against it atomically): a ResourceQuota with `count/analyticsenvironments.aenv.dev`.
 """
 
 from __future__ import annotations
@@ -30,8 +32,6 @@ def _one_of(allowed: tuple[str, ...], value: str | None, what: str) -> str | Non
 class QuotaSpec(ApiModel):
     tiers: list[Tier] | None = Field(default=None, min_length=1, max_length=3, description=(
         "The tiers environments in this namespace may use; left out: any."))
-    max_environments: int | None = Field(default=None, ge=0, le=10000, description=(
-        "The most AnalyticsEnvironments this namespace may hold; left out: no limit."))
     max_cache_node_type: Annotated[str, Field(json_schema_extra={"enum": list(table().cache_node_types)})] | None = (
         Field(default=None, description="The largest spec.cache.nodeType (tier default included) allowed: this one "
                                         "or one before it in aenv's price table."))
@@ -57,7 +57,6 @@ def quota_crd() -> dict[str, Any]:
     return definition(QUOTA_KIND, QUOTA_PLURAL, ["aenvquota"], ["aenv"], {
         "additionalPrinterColumns": [
             {"name": "Tiers", "type": "string", "jsonPath": ".spec.tiers"},
-            {"name": "Max-Environments", "type": "integer", "jsonPath": ".spec.maxEnvironments"},
             {"name": "Max-USD/Month", "type": "number", "jsonPath": ".spec.maxMonthlyUSD"},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],

@@ -20,6 +20,9 @@ STATE = REPO / ".aenv"
 # The IAM role's IRSA trust names the cluster's OIDC issuer; the local cluster has none, the emulator accepts this.
 OIDC_ISSUER = "oidc.aenv.local/id/local"
 CRD = REPO / "crds" / "analyticsenvironments.aenv.dev.yaml"
+QUOTA_CRD = REPO / "crds" / "analyticsenvironmentquotas.aenv.dev.yaml"
+# The chart's admission policy (quotas.enabled): environments are held to their namespace's quota, if it has one.
+ADMISSION_POLICY = REPO / "charts" / "aenv" / "files" / "admission-policy.yaml"
 ACK_STATE = STATE / "ack"
 
 
@@ -39,6 +42,8 @@ def up(example: Path, timeout: int = 180) -> None:
     write_env(STATE, env, cluster.kubectl_path)
 
     cluster.apply_crd(CRD, "analyticsenvironments.aenv.dev")
+    cluster.apply_crd(QUOTA_CRD, "analyticsenvironmentquotas.aenv.dev")
+    cluster.kubectl("apply", "--server-side", "-f", str(ADMISSION_POLICY))
     if os.environ.get("AENV_DEV_ACK", "1") != "0":
         _start_ack(cluster, emulator)
 

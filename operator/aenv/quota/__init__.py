@@ -1,0 +1,2 @@
+"""Quotas at admission: the ValidatingAdmissionPolicy that checks environments against their namespace's
+AnalyticsEnvironmentQuota."""
