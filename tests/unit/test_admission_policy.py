@@ -23,8 +23,8 @@ def test_the_policy_reads_the_quota_of_the_environments_namespace_and_allows_wit
 
 def test_cel_literals_carry_the_price_table() -> None:
     variables = {v["name"]: v["expression"] for v in policy.policy()[0]["spec"]["variables"]}
-    assert "'us-east-1': {'cache.t4g.micro': 0.016" in variables["cacheHourly"]
-    assert "'db.r6g.xlarge': 0.449" in variables["databaseHourly"]
+    assert "'us-east-1': {'cache.t4g.micro': 0.016" in variables["cacheTable"]
+    assert "'db.r6g.xlarge': 0.449" in variables["databaseTable"]
     assert "730.0" in variables["cacheUSD"] and "{'redis': 1.0, 'valkey': 0.8}" in variables["cacheUSD"]
     assert set(table().regions) == {"us-east-1", "us-west-2", "eu-west-1", "eu-central-1"}
 

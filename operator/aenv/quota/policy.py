@@ -21,6 +21,7 @@ from ..plan import monitoring
 
 NAME = f"{QUOTA_PLURAL}.{GROUP}"
 POLICY_FILE = "admission-policy.yaml"
+NONE = "{'none': 0.0}"  # the prices of a region the table lacks: none
 S = "object.spec"
 
 
@@ -68,20 +69,23 @@ def _variables(prices: PriceTable) -> list[dict[str, str]]:
     v = [
         ("region", f"{S}.aws.region"),
         ("priced", f"{S}.aws.region in {_lit(rates)}"),
-        ("rates", f"variables.priced ? {_lit(rates)}[{S}.aws.region] : {{'none': 0.0}}"),
+        ("rates", f"variables.priced ? {_lit(rates)}[{S}.aws.region] : {NONE}"),
         ("cacheNodeType", f"has({S}.cache) ? {_tier_default('cache', 'nodeType', str)} : ''"),
         ("cacheNodes", f"has({S}.cache) ? 1 + {_tier_default('cache', 'replicas', int)} : 0"),
         ("instanceClass", f"has({S}.database) ? {_tier_default('database', 'instanceClass', str)} : ''"),
         ("databaseCopies", f"has({S}.database) ? ({_tier_default('database', 'multiAZ', bool)} ? 2 : 1) : 0"),
         ("storageGiB", f"has({S}.database) ? {_tier_default('database', 'storageGiB', int)} : 0"),
-        ("backupDays", f"has({S}.database) ? math.greatest(1, {_tier_default('database', 'backupRetentionDays', int)})"
-                       " : 0"),
-        ("cacheHourly", f"variables.priced && variables.cacheNodeType != '' ? "
-                        f"{_lit({n: r.cache_node_hourly for n, r in regions.items()})}[{S}.aws.region]"
-                        f".?variables.cacheNodeType.orValue(-1.0) : 0.0"),
-        ("databaseHourly", f"variables.priced && variables.instanceClass != '' ? "
-                           f"{_lit({n: r.database_instance_hourly for n, r in regions.items()})}[{S}.aws.region]"
-                           f".?variables.instanceClass.orValue(-1.0) : 0.0"),
+        ("backupRetention", f"has({S}.database) ? {_tier_default('database', 'backupRetentionDays', int)} : 0"),
+        ("backupDays", f"has({S}.database) ? (variables.backupRetention > 0 ? variables.backupRetention : 1) : 0"),
+        ("cacheTable", f"variables.priced ? {_lit({n: r.cache_node_hourly for n, r in regions.items()})}"
+                       f"[{S}.aws.region] : {NONE}"),
+        ("databaseTable", f"variables.priced ? {_lit({n: r.database_instance_hourly for n, r in regions.items()})}"
+                          f"[{S}.aws.region] : {NONE}"),
+        # A price, 0.0 without the section, -1.0 when the table lacks the value.
+        ("cacheHourly", "variables.cacheNodeType in variables.cacheTable ? "
+                        "variables.cacheTable[variables.cacheNodeType] : (variables.cacheNodeType == '' ? 0.0 : -1.0)"),
+        ("databaseHourly", "variables.instanceClass in variables.databaseTable ? variables.databaseTable["
+                           "variables.instanceClass] : (variables.instanceClass == '' ? 0.0 : -1.0)"),
         ("unpriced", "!variables.priced ? 'spec.aws.region: ' + variables.region : "
                      "variables.cacheHourly < 0.0 ? 'spec.cache.nodeType: ' + variables.cacheNodeType : "
                      "variables.databaseHourly < 0.0 ? 'spec.database.instanceClass: ' + variables.instanceClass : ''"),
