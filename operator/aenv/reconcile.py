@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from . import ack, aws, dataplane
 from .api import EnvironmentSpec, EnvironmentStatus, effective
 from .api.spec import DeletionPolicy
-from .api.status import ManagedResource, QueueStatus
+from .api.status import ManagedResource, QueueStatus, WorkloadStatus
 from .aws.component import AwsTarget, Registry
 from .aws.errors import AwsError, TransientError
 from .cost import estimate as cost
@@ -227,7 +227,12 @@ def _reconcile(env: Environment, now: str, memory: EnvironmentMemory, aws_pass: 
         results.append(failed)
     events: list[cond.Transition] = []
     requeue_at = None
-    if spec.workloads:
+    waiting = _first_start_waits_for(env.status.workloads, results)
+    if spec.workloads and waiting:
+        results.append(cond.ComponentResult("workloads", "progressing", "WaitingForDependencies",
+                                            f"the first pods start once {', '.join(waiting)} are ready, so that "
+                                            "they start with the whole connection Secret"))
+    elif spec.workloads:
         rolled = workloads.reconcile(env.ref, spec, env.status.workloads, env.annotations, memory,
                                      datetime.fromisoformat(now.replace("Z", "+00:00")))
         results.append(rolled.component)
@@ -235,6 +240,15 @@ def _reconcile(env: Environment, now: str, memory: EnvironmentMemory, aws_pass: 
         events, requeue_at = rolled.events, rolled.requeue_at
     outcome = _finish(env, status, results, now, retry=retry)
     return replace(outcome, transitions=[*outcome.transitions, *events], requeue_at=requeue_at)
+
+
+def _first_start_waits_for(workloads: Sequence[WorkloadStatus], results: Sequence[cond.ComponentResult]) -> list[str]:
+    """Before any workload has pods, the components still coming (or failed): pods started earlier would miss
+    endpoints and credentials, and each that arrived later would roll them again."""
+    if any(w.stable or w.canary for w in workloads):
+        return []
+    return sorted(r.component for r in results if r.state not in ("ready", "not-implemented")
+                  and r.component != "workloads" and r.has_condition)
 
 
 def _aws(env: Environment, spec: EnvironmentSpec, previous: Mapping[str, Mapping[str, Any]] | None = None,

@@ -456,3 +456,17 @@ def test_finalize_holds_on_while_aws_has_not_confirmed(cloud: FakeCloud) -> None
     assert {"queue/events", "queue/events/dead-letter"} <= kept and "topic/alerts" not in kept
     queues = next(c for c in outcome.status["conditions"] if c["type"] == "QueuesReady")
     assert queues["reason"] == "Deleting" and "AWS is busy" in queues["message"]
+
+
+def test_the_first_pods_wait_for_every_component_and_later_ones_for_none() -> None:
+    from aenv.api.status import WorkloadStatus
+    from aenv.plan.conditions import ComponentResult
+
+    results = [ComponentResult("cache", "ready", "Provisioned", ""), ComponentResult("secrets", "progressing", "", ""),
+               ComponentResult("backups", "not-implemented", "", ""), ComponentResult("database", "failed", "", ""),
+               ComponentResult("spec", "failed", "InvalidSpec", "", has_condition=False)]
+    assert reconcile._first_start_waits_for([], results) == ["database", "secrets"]
+    assert reconcile._first_start_waits_for([WorkloadStatus(name="api")], results) == ["database", "secrets"]
+    assert reconcile._first_start_waits_for([WorkloadStatus(name="api", stable="abc")], results) == []
+    assert reconcile._first_start_waits_for([WorkloadStatus(name="api", canary="abc")], results) == []
+    assert reconcile._first_start_waits_for([], results[:1]) == []
