@@ -23,10 +23,10 @@ def example(name: str) -> EnvironmentSpec:
 # Hand computation, per component, from us-east-1's entries: (entry, quantity) pairs written out from the example.
 GATEWAY = 1.00 * 1.00 + 0.438 * 0.25  # 1 M messages at $1.00/M, 438,000 connection-minutes at $0.25/M
 HAND = {
-    "dev": {  # tier dev: cache.t4g.micro, no replicas; one standard queue; the cache's AUTH secret; one key
+    "dev": {  # tier dev: cache.t4g.micro, no replicas; one standard queue; secrets: cache AUTH and JWT; one key
         "cache": 0.016 * HOURS * 1,
         "queues": 0.40 * 1,
-        "secrets": 0.40 * 1,
+        "secrets": 0.40 * 2,
         "encryption": 1.00,
     },
     "staging": {  # tier staging: cache.t4g.medium + 1 replica; db.t4g.medium single-AZ 50 GiB, backups kept 3 days
@@ -52,7 +52,7 @@ HAND = {
         "monitoring": 0.10 * (3 + 3 * 3) + 3.00,
     },
 }
-TOTALS = {"dev": 13.48, "staging": 157.40, "prod": 1580.72}
+TOTALS = {"dev": 13.88, "staging": 157.40, "prod": 1580.72}
 
 
 @pytest.mark.parametrize("name", ["dev", "staging", "prod"])
