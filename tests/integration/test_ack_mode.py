@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -305,6 +306,15 @@ def test_secrets_and_the_workloads_role_through_ack(kube: Kube, emulator: AwsEmu
     now = SecretsManagerSecrets(AwsTarget("us-east-1"))
     wait_for(lambda: now.observe(desired).ready, DEADLINE, "the rotated secret to be ready")
     assert now.observe(desired).outputs["version"] == secretsmanager_secret.value_secret_name(desired, 2)
+
+    # `aenv rotate` asks for a value made after a given time: answered once, by the next version.
+    asked = replace(desired, params={**desired.params, "rotate_requested_at": (
+        datetime.now(UTC) + timedelta(days=92)).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    seen = now.observe(asked)
+    assert seen.diff.get("rotation", ("", ""))[1].startswith("asked at"), seen.diff
+    now.update(asked, seen)
+    assert now.observe(asked).outputs["version"] == secretsmanager_secret.value_secret_name(desired, 3)
+    assert "rotation" not in now.observe(asked).diff
 
     kube.delete_env(ack_namespace, NAME)
     wait_for(lambda: kube.env_gone(ack_namespace, NAME), DEADLINE, f"{ack_namespace}/{NAME} to be deleted")

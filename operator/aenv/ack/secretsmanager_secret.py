@@ -34,7 +34,7 @@ from kubernetes.dynamic.exceptions import NotFoundError
 
 from ..api.spec import DeletionPolicy
 from ..aws.component import AwsTarget
-from ..aws.secretsmanager_secret import REDACTED, TAG_ROTATED_AT, _outputs, _utcnow, generate
+from ..aws.secretsmanager_secret import REDACTED, TAG_ROTATED_AT, _outputs, _requested, _stamp, _utcnow, generate
 from ..kube import apply
 from ..naming import EnvironmentRef
 from ..plan import encryption
@@ -201,6 +201,8 @@ class SecretsManagerSecrets(AckClient):
         elif secret is not None and _rotated_at(secret) + timedelta(days=desired.params["rotation_days"]) <= self.now():
             diff["rotation"] = (_rotated_at(secret).strftime(_TIME_FORMAT),
                                 f"every {desired.params['rotation_days']} days")
+        elif secret is not None and (asked := _requested(desired)) is not None and _rotated_at(secret) <= asked:
+            diff["rotation"] = (_rotated_at(secret).strftime(_TIME_FORMAT), f"asked at {asked.strftime(_TIME_FORMAT)}")
         ready = seen.ready and outputs is not None
         return Observation(
             exists=True, ready=ready, up_to_date=not diff, diff=diff, outputs=outputs if ready and outputs else {},
@@ -214,7 +216,8 @@ class SecretsManagerSecrets(AckClient):
         env = self.environment(desired)
         if env is None:
             return self.observe(desired)  # manifest() raises the same way: the environment is not known yet
-        self.values.create(value_secret(desired, env, version, generate(desired, previous_username), self.now()))
+        self.values.create(value_secret(desired, env, version, generate(desired, previous_username),
+                                       _stamp(desired, self.now())))
         body = self._manifest(desired, env, version)
         if retained is None:
             self.cluster.apply(body)
