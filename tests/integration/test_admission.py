@@ -34,7 +34,7 @@ def test_crd_is_served_with_short_name_and_columns(kube: Kube) -> None:
     crd = kube.ext.read_custom_resource_definition("analyticsenvironments.aenv.dev")
     assert crd.spec.names.short_names == ["aenv"]
     columns = [c.name for c in crd.spec.versions[0].additional_printer_columns]
-    assert columns == ["Tier", "Phase", "Ready", "USD/Month", "Age"]
+    assert columns == ["Tier", "Phase", "Ready", "Expires", "USD/Month", "Age"]
     served = {r.name: r for r in kube.custom.get_api_resources("aenv.dev", "v1alpha1").resources}
     assert "analyticsenvironments/status" in served
     assert served["analyticsenvironments"].short_names == ["aenv"]
@@ -65,11 +65,26 @@ def test_examples_pass_admission(kube: Kube, namespace: str, path: Path) -> None
     (spec(rollout={"strategy": "blueGreen"}), "spec.rollout.blueGreen", "strategy blueGreen needs"),
     (spec(queues=[{"name": "events", "colour": "red"}]), "spec.queues[0].colour", "unknown field"),
     ({"aws": {"region": "us-east-1"}}, "spec.tier", "Required value"),
+    (spec(ttl="3d"), "spec.ttl", "should match"),
+    (spec(ttl="2161h"), "spec.ttl", "must be between 1s and 2160h"),
+    (spec(ttl="72h", expiresAt="2030-01-01T00:00:00Z"), "spec.expiresAt", "at most one of spec.ttl or spec.expiresAt"),
+    (spec(expiresAt="next friday"), "spec.expiresAt", "date-time"),
+    ({**spec(ttl="72h"), "tier": "prod"}, "spec.allowProdExpiry", "only with spec.allowProdExpiry: true"),
+    (spec(monitoring={"notificationTargets": [{"slack": {"secretKeyRef": {"name": "hooks", "key": "slack"}}}]}),
+     "spec.monitoring.notificationTargets[0].name", "needs a name"),
+    (spec(monitoring={"notificationTargets": [{"name": "ops", "email": "ops@example.com",
+                                               "webhook": {"secretKeyRef": {"name": "hooks", "key": "url"}}}]}),
+     "spec.monitoring.notificationTargets[0]", "exactly one of email, topicArn, slack or webhook"),
 ])
 def test_invalid_resources_are_rejected_naming_the_field(kube: Kube, namespace: str, bad: dict[str, Any],
                                                          field: str, says: str) -> None:
     message = rejected(lambda: kube.create_env(namespace, "bad", bad))
     assert field in message and says in message, message
+
+
+def test_prod_expires_only_when_its_spec_allows_it(kube: Kube, namespace: str) -> None:
+    prod = {**spec(ttl="72h", allowProdExpiry=True, deletionPolicy="Delete"), "tier": "prod"}
+    kube.create_env(namespace, "prod", prod, dry_run=True)
 
 
 def test_immutable_fields_are_refused_on_update(kube: Kube, namespace: str) -> None:

@@ -40,7 +40,8 @@ def test_names_columns_and_status() -> None:
     assert spec["names"]["plural"] == "analyticsenvironments"
     version = spec["versions"][0]
     assert version["subresources"] == {"status": {}}
-    assert [c["name"] for c in version["additionalPrinterColumns"]] == ["Tier", "Phase", "Ready", "USD/Month", "Age"]
+    columns = [c["name"] for c in version["additionalPrinterColumns"]]
+    assert columns == ["Tier", "Phase", "Ready", "Expires", "USD/Month", "Age"]
     queues = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["queues"]
     assert queues["x-kubernetes-list-type"] == "map" and queues["x-kubernetes-list-map-keys"] == ["name"]
     status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]

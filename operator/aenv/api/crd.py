@@ -92,6 +92,8 @@ def crd() -> dict[str, Any]:
             {"name": "Tier", "type": "string", "jsonPath": ".spec.tier"},
             {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
             {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
+            # A string: a date column shows a time to come as <invalid>.
+            {"name": "Expires", "type": "string", "jsonPath": ".status.expiresAt"},
             {"name": "USD/Month", "type": "number", "jsonPath": ".status.cost.monthlyUSD"},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],

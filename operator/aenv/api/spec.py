@@ -6,15 +6,18 @@ Fields the tier sets (see tiers.py) are optional here: left out, the tier's valu
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from .base import ApiModel, cel, exactly_one, immutable, validations
+from .duration import DURATION_PATTERN, parse_duration
 from .rollout import Rollout
 
 # AWS tag values (`<namespace>/<name>`, at most 256) bound an environment's name: a namespace has at most 63.
 ENVIRONMENT_NAME_MAX = 192
+TTL_MAX = "2160h"  # 90 days: longer-lived environments have no business expiring
 
 Tier = Literal["dev", "staging", "prod"]
 DeletionPolicy = Literal["Delete", "Snapshot", "Retain"]
@@ -193,11 +196,40 @@ class Secrets(ApiModel):
     rotation: Rotation = Field(default_factory=Rotation)
 
 
+K8sName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", max_length=253)]
+
+
+class SecretKeyRef(ApiModel):
+    name: K8sName = Field(description="A Secret in the environment's namespace.")
+    key: str = Field(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)
+
+
+class UrlFromSecret(ApiModel):
+    secret_key_ref: SecretKeyRef = Field(description="The Secret key holding the URL (it never appears in the spec, "
+                                                     "the status, Events or logs).")
+
+
 class NotificationTarget(ApiModel, json_schema_extra=validations(
-    cel("has(self.email) != has(self.topicArn)", "set exactly one of email or topicArn"),
+    cel(exactly_one("email", "topicArn", "slack", "webhook"), "set exactly one of email, topicArn, slack or webhook"),
+    cel("(!has(self.slack) && !has(self.webhook)) || has(self.name)",
+        "a slack or webhook target needs a name: conditions and the delivery record name it", ".name"),
 )):
+    name: LogicalName | None = Field(default=None, description="Names the target in conditions; required for slack "
+                                                               "and webhook.")
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)
     topic_arn: Arn | None = None
+    slack: UrlFromSecret | None = Field(default=None, description="A Slack incoming webhook: {\"text\": ...}.")
+    webhook: UrlFromSecret | None = Field(default=None, description="Any HTTP endpoint: a JSON document per "
+                                                                    "notification (id, environment, type, reason, "
+                                                                    "message, time).")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> NotificationTarget:
+        if sum(x is not None for x in (self.email, self.topic_arn, self.slack, self.webhook)) != 1:
+            raise ValueError("set exactly one of email, topicArn, slack or webhook")
+        if (self.slack or self.webhook) and not self.name:
+            raise ValueError("name: a slack or webhook target needs a name")
+        return self
 
 
 class Monitoring(ApiModel):
@@ -205,6 +237,12 @@ class Monitoring(ApiModel):
     dashboard: bool = True
     log_retention_days: int | None = Field(default=None, ge=1, le=3653)
     notification_targets: list[NotificationTarget] = Field(default_factory=list, max_length=10)
+
+    @model_validator(mode="after")
+    def _unique_target_names(self) -> Monitoring:
+        if dup := _duplicates([t.name for t in self.notification_targets if t.name]):
+            raise ValueError(f"notificationTargets: duplicate name {', '.join(dup)}")
+        return self
 
 
 class EnvVar(ApiModel):
@@ -270,6 +308,11 @@ class EnvironmentSpec(ApiModel, json_schema_extra=validations(
     cel("!has(self.gateway) || !has(self.gateway.workload) || "
         "(has(self.workloads) && self.workloads.exists(w, w.name == self.gateway.workload))",
         "spec.gateway.workload must name a workload in spec.workloads", ".gateway.workload"),
+    cel("!has(self.ttl) || !has(self.expiresAt)", "set at most one of spec.ttl or spec.expiresAt", ".expiresAt"),
+    cel("self.tier != 'prod' || (!has(self.ttl) && !has(self.expiresAt)) || "
+        "(has(self.allowProdExpiry) && self.allowProdExpiry)",
+        "spec.allowProdExpiry: a prod environment expires (and is deleted) only with spec.allowProdExpiry: true",
+        ".allowProdExpiry"),
 )):
     tier: Tier
     aws: Aws
@@ -284,6 +327,22 @@ class EnvironmentSpec(ApiModel, json_schema_extra=validations(
     rollout: Rollout | None = None
     deletion_policy: DeletionPolicy | None = Field(
         default=None, description="What happens to AWS resources on deletion; the tier sets the default.")
+    ttl: str | None = Field(default=None, pattern=DURATION_PATTERN, min_length=2, max_length=32, description=(
+        f"The environment deletes itself (per deletionPolicy) this long after its creation: hours, minutes, "
+        f"seconds (72h, 1h30m, 90s), at most {TTL_MAX}."), json_schema_extra=validations(
+        cel(f"duration(self) >= duration('1s') && duration(self) <= duration('{TTL_MAX}')",
+            f"must be between 1s and {TTL_MAX}")))
+    expires_at: AwareDatetime | None = Field(default=None, description=(
+        "The environment deletes itself (per deletionPolicy) at this RFC 3339 time."))
+    allow_prod_expiry: bool | None = Field(default=None, description=(
+        "A prod environment may set ttl or expiresAt only with this set to true."))
+
+    @field_validator("ttl")
+    @classmethod
+    def _ttl_range(cls, value: str | None) -> str | None:
+        if value is not None and not timedelta(seconds=1) <= parse_duration(value) <= parse_duration(TTL_MAX):
+            raise ValueError(f"must be between 1s and {TTL_MAX}")
+        return value
 
     @model_validator(mode="after")
     def _cross_field(self) -> EnvironmentSpec:
@@ -314,4 +373,9 @@ class EnvironmentSpec(ApiModel, json_schema_extra=validations(
             raise ValueError(f"spec.database.migrations.job.workload: {job.workload} is not in spec.workloads")
         if self.gateway and self.gateway.workload and self.gateway.workload not in {w.name for w in self.workloads}:
             raise ValueError(f"spec.gateway.workload: {self.gateway.workload} is not in spec.workloads")
+        if self.ttl is not None and self.expires_at is not None:
+            raise ValueError("spec.expiresAt: set at most one of spec.ttl or spec.expiresAt")
+        if self.tier == "prod" and (self.ttl or self.expires_at) and not self.allow_prod_expiry:
+            raise ValueError("spec.allowProdExpiry: a prod environment expires (and is deleted) only with "
+                             "spec.allowProdExpiry: true")
         return self

@@ -99,6 +99,33 @@ class BackupsStatus(ApiModel):
     drill: DrillRecord | None = None
 
 
+class ExpiryStatus(ApiModel):
+    extended_seconds: int = Field(default=0, ge=0, description="How far `aenv extend` has pushed the expiry.")
+    extend_request: str | None = Field(default=None, description="The last `aenv extend` request handled.")
+    warned: list[str] = Field(default_factory=list, description=(
+        "The warnings (24h, 1h) sent for the current expiresAt; an extension clears them."))
+
+
+class NotificationRecord(ApiModel):
+    """One notification for the environment's slack and webhook targets (spec.monitoring.notificationTargets)."""
+
+    id: str = Field(description="Stable across restarts: the delivery record counts it as sent once.")
+    type: str = Field(description="rollout.started, rollout.paused, rollout.promoted, rollout.aborted, "
+                                  "rollout.completed, environment.ready, environment.failed, expiry.warning, "
+                                  "expiry.expired or alarm.<state>.")
+    reason: str
+    message: str = Field(default="", max_length=4096)
+    time: str = Field(description="RFC 3339 time it happened.")
+
+
+class NotificationsStatus(ApiModel):
+    health: Literal["Ready", "Failed"] | None = Field(default=None, description=(
+        "The environment's health last notified: Ready and Failed are notified when they change, not every "
+        "rollout's Provisioning in between."))
+    outbox: list[NotificationRecord] = Field(default_factory=list, max_length=50, description=(
+        "The latest notifications, newest last; the operator delivers those not recorded as sent."))
+
+
 class CostItem(ApiModel):
     component: str = Field(description="cache, database, backups, queues, topics, gateway, secrets, encryption or "
                                        "monitoring.")
@@ -129,4 +156,7 @@ class EnvironmentStatus(ApiModel):
     workloads: list[WorkloadStatus] = Field(default_factory=list)
     resources: list[ManagedResource] = Field(default_factory=list)
     backups: BackupsStatus | None = None
+    expires_at: str | None = Field(default=None, description="RFC 3339 time the environment deletes itself.")
+    expiry: ExpiryStatus | None = None
+    notifications: NotificationsStatus | None = None
     cost: CostStatus | None = None
