@@ -38,12 +38,21 @@ class EnvironmentMemory:
     routes: set[RouteKey] = field(default_factory=set)  # the Ingresses and HTTPRoutes its traffic goes through
     routers: dict[str, TrafficRouter] = field(default_factory=dict)  # per workload, kept with their caches
     routings: dict[str, TrafficRouting | None] = field(default_factory=dict)  # what each router was made for
+    # A rollout is in progress: a readiness change of its ReplicaSets wakes a pass (kube/owned.py), so a step
+    # follows its gate at once instead of at the next poll.
+    rolling: bool = False
     # When the next pass without AWS is due (a rollout's next step, a measurement, a deadline); None: no such pass.
     requeue_at: datetime | None = None
     # The environment's daemon (handlers.py): `woken` runs a pass now, `rescheduled` makes it look at requeue_at.
     woken: asyncio.Event | None = None
     rescheduled: asyncio.Event | None = None
     loop: asyncio.AbstractEventLoop | None = None
+
+    def keep_workloads(self, names: set[str]) -> None:
+        """Drop the routers of workloads the spec no longer has."""
+        for gone in set(self.routers) - names:
+            self.routers.pop(gone, None)
+            self.routings.pop(gone, None)
 
     def wake(self) -> None:
         """From any thread: a pass without AWS runs now (something the environment owns changed)."""

@@ -11,6 +11,7 @@ from aenv.kube.apply import Written, key_of
 from aenv.memory import Memories
 from aenv.reconcile import describe_failure
 from aenv.rollouts import engine
+from aenv.rollouts.traffic.replica_ratio import ReplicaRatioRouter
 
 
 def obj(name: str, owner: str = "uid-1", generation: int | None = None, rv: str = "1",
@@ -71,8 +72,8 @@ def test_a_change_wakes_the_environment_that_owns_the_object_and_no_other() -> N
 
 def test_a_change_to_a_routing_object_wakes_every_environment_routed_through_it() -> None:
     memories = Memories()
-    owned.route_through(memories("uid-1"), "Ingress", "ns", "public")
-    owned.route_through(memories("uid-2"), "Ingress", "ns", "public")
+    owned.route_through(memories("uid-1"), {("Ingress", "ns", "public")})
+    owned.route_through(memories("uid-2"), {("Ingress", "ns", "public")})
     ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
                "metadata": {"name": "public", "namespace": "ns", "resourceVersion": "5"}}
     kind = next(k for k in owned.ROUTES if k.kind == "Ingress")
@@ -81,6 +82,41 @@ def test_a_change_to_a_routing_object_wakes_every_environment_routed_through_it(
     assert [m.uid for m in owned.changed(memories, kind, ingress, deleted=True)] == ["uid-2"]
     other = {**ingress, "metadata": {**ingress["metadata"], "name": "internal"}}
     assert owned.changed(memories, kind, other, deleted=False) == []
+
+
+def test_an_environment_no_longer_routed_through_an_object_is_not_woken_by_it() -> None:
+    memories = Memories()
+    memory = memories("uid-1")
+    owned.route_through(memory, {("Ingress", "ns", "public")})
+    owned.route_through(memory, {("HTTPRoute", "ns", "web")})  # the spec moved to the Gateway API
+    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+               "metadata": {"name": "public", "namespace": "ns", "resourceVersion": "6"}}
+    kind = next(k for k in owned.ROUTES if k.kind == "Ingress")
+    assert owned.changed(memories, kind, ingress, deleted=False) == []
+    assert memory.routes == {("HTTPRoute", "ns", "web")}
+
+
+def test_a_replica_set_status_change_wakes_its_environment_only_while_a_rollout_is_in_progress() -> None:
+    memories = Memories()
+    memory = memories("uid-1")
+    rs = obj("web-abc", generation=2, rv="10", kind="ReplicaSet")
+    memory.written.remember(key_of(rs), "d1", rs)
+    kind = next(k for k in owned.OWNED if k.kind == "ReplicaSet")
+    more_ready = obj("web-abc", generation=2, rv="11", kind="ReplicaSet")  # the same spec, a new ready count
+    assert owned.changed(memories, kind, more_ready, deleted=False) == []  # steady: pods come and go unseen
+    memory.rolling = True
+    assert owned.changed(memories, kind, more_ready, deleted=False) == [memory]
+    assert memory.written.unchanged(key_of(rs), "d1")  # a status change is not an edit: nothing to write again
+    service = next(k for k in owned.OWNED if k.kind == "Service")
+    assert owned.changed(memories, service, obj("web", rv="3"), deleted=False) == []  # not a gate's object
+
+
+def test_the_routers_of_removed_workloads_are_dropped() -> None:
+    memory = Memories()("uid-1")
+    memory.routers = {"web": ReplicaRatioRouter(), "old": ReplicaRatioRouter()}
+    memory.routings = {"web": None, "old": None}
+    memory.keep_workloads({"web"})
+    assert set(memory.routers) == set(memory.routings) == {"web"}
 
 
 def test_the_next_pass_is_scheduled_when_a_rollout_has_work_due() -> None:

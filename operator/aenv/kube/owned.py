@@ -9,6 +9,11 @@ Two sorts of objects are watched, each kind by one thread with one long-lived wa
   the weights in effect with the rollout's. A kind the cluster does not serve (no Gateway API) is looked for
 again every few seconds, and at once when an environment starts routing through an object of it.
 
+While an environment has a rollout in progress, every change to its ReplicaSets wakes it too, edits or not: the
+ReplicaSet controller writes the count of ready pods there, and that count is what a step's gate waits for, so
+the step follows the pods at once (pods themselves are not watched: the engine reads readiness from the
+ReplicaSet, and a pass woken by a pod would still see the ReplicaSet's old count).
+
 A woken environment runs a pass without AWS (see handlers.py). A watch that breaks is listed again, and
 what changed in the gap is judged against that listing, so no change is lost to a reconnect.
 """
@@ -25,7 +30,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-from ..memory import EnvironmentMemory, Memories
+from ..memory import EnvironmentMemory, Memories, RouteKey
 from ..plan.workloads import MANAGED
 from . import apply
 
@@ -51,19 +56,22 @@ ROUTES = (Kind("networking.k8s.io/v1", "Ingress", False), Kind("gateway.networki
 _new_route = threading.Event()  # a watch waiting for its kind to be served looks again at once
 
 
-def route_through(memory: EnvironmentMemory, kind: str, namespace: str, name: str) -> None:
-    """The environment routes traffic through this object: a change to it wakes the environment."""
-    key = (kind, namespace, name)
-    if key not in memory.routes:
-        memory.routes.add(key)
+def route_through(memory: EnvironmentMemory, routes: set[RouteKey]) -> None:
+    """The environment routes traffic through exactly these objects (kind, namespace, name): a change to one of
+    them wakes the environment; one it no longer routes through is forgotten."""
+    if routes - memory.routes:
         _new_route.set()
+    memory.routes = set(routes)
 
 
 def changed(memories: Memories, kind: Kind, obj: Mapping[str, Any], deleted: bool) -> list[EnvironmentMemory]:
     """The environments to wake for one reported change."""
     if kind.owned:
         memory = memories.find(apply.owner_of(obj))
-        return [memory] if memory is not None and memory.written.observed(obj, deleted) else []
+        if memory is None:
+            return []
+        edited = memory.written.observed(obj, deleted)  # always asked: it forgets what someone else changed
+        return [memory] if edited or (memory.rolling and kind.kind == "ReplicaSet") else []
     meta = obj.get("metadata") or {}
     key = (kind.kind, meta.get("namespace") or "", meta.get("name") or "")
     return [m for m in memories.all() if key in m.routes]

@@ -17,7 +17,7 @@ from ..api.rollout import Canary, Rollout, Step, TrafficRouting
 from ..api.rollout_state import RolloutState
 from ..api.spec import EnvironmentSpec, Workload
 from ..api.status import WorkloadStatus
-from ..memory import EnvironmentMemory
+from ..memory import EnvironmentMemory, RouteKey
 from ..migrations import gate as migrations
 from ..migrations import snapshot
 from ..naming import EnvironmentRef
@@ -34,6 +34,11 @@ from .client import api
 # Without a rollout policy a new revision replaces the old one in one step, once its pods are ready.
 DEFAULT_POLICY = Rollout(strategy="canary", canary=Canary(steps=[Step(set_weight=100)]))
 COMMAND_ANNOTATION = "rollouts.aenv.dev/"
+# A rollout steps when what its gate waits for changes: the watches on its ReplicaSets and traffic objects wake
+# it (kube/owned.py), and the engine names when a pause, a measurement or a deadline falls due. Two polls remain:
+# the safety poll of any rollout in progress (a watch event lost in a reconnect costs at most this), and the
+# quicker one of a router whose weights only AWS can confirm (an ALB checked through ELBv2 announces nothing).
+SAFETY_POLL_SECONDS = float(os.environ.get("AENV_ROLLOUT_SAFETY_SECONDS", "60"))
 ROLLOUT_POLL_SECONDS = float(os.environ.get("AENV_ROLLOUT_SECONDS", "2"))
 MIN_REQUEUE_SECONDS = 0.5
 
@@ -112,8 +117,11 @@ def reconcile(env: EnvironmentRef, spec: EnvironmentSpec, previous: Sequence[Wor
     result = Result()
     problems: list[str] = []
     busy: list[str] = []
+    routes: set[RouteKey] = set()
+    memory.keep_workloads({w.name for w in spec.workloads})
     for w in spec.workloads:
         policy = w.rollout or spec.rollout or DEFAULT_POLICY
+        routes |= _routes(env, policy)
         try:
             state = _one(env, spec, w, policy, before.get(w.name) or RolloutState(), observed,
                          wanted.get(w.name, []), now, result, memory, gate)
@@ -128,9 +136,9 @@ def reconcile(env: EnvironmentRef, spec: EnvironmentSpec, previous: Sequence[Wor
         elif state.phase != "Healthy" or state.stable_revision is None:
             busy.append(f"{w.name}: {state.phase} (step {state.step}, weight {state.weight}%)")
         if state.phase != "Healthy" or state.stable_revision is None or state.retiring:
-            # Not every gate announces itself (a router confirming its weights, pods the watches do not see):
-            # look again soon, sooner if the engine has something due.
-            result.due(now + timedelta(seconds=ROLLOUT_POLL_SECONDS))
+            result.due(now + timedelta(seconds=SAFETY_POLL_SECONDS))
+    owned.route_through(memory, routes)
+    memory.rolling = result.requeue_at is not None
     if problems:
         result.component = ComponentResult("workloads", "failed", "RolloutFailed", "; ".join(problems))
     elif busy:
@@ -161,7 +169,9 @@ def _one(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload, policy: Rollou
                               ready_stable=_ready(sets.get(state.stable_revision or "")),
                               ready_canary=_ready(sets.get(state.canary_revision or "")))
     _ensure_services(env, w, policy, state, memory.written)
-    _watch_routing(env, routing, memory)
+    applied = router.applied_weight(traffic) if policy.strategy == "canary" else None
+    if applied != state.weight and router.polled:  # no event will say when AWS has the weights: ask again soon
+        result.due(now + timedelta(seconds=ROLLOUT_POLL_SECONDS))
     measurements = []
     for request in engine.due_measurements(state, policy, now):
         m = provider_for(request.metric, region=spec.aws.region).measure(request.metric, now)
@@ -171,7 +181,7 @@ def _one(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload, policy: Rollou
         desired_revision=revision, replicas=w.replicas,
         replica_sets={rev: engine.ReplicaSetObservation(replicas=rs.spec.replicas or 0, ready=_ready(rs))
                       for rev, rs in sets.items()},
-        traffic_applied_weight=router.applied_weight(traffic) if policy.strategy == "canary" else None,
+        traffic_applied_weight=applied,
         active_service=observed.selectors.get(w.name), preview_service=observed.selectors.get(f"{w.name}-preview"),
         measurements=measurements, commands=cmds,
         migrations=gate.identity(w) if gate is not None else None,
@@ -199,12 +209,15 @@ def _router(memory: EnvironmentMemory, workload: str, routing: TrafficRouting | 
     return kept
 
 
-def _watch_routing(env: EnvironmentRef, routing: TrafficRouting | None, memory: EnvironmentMemory) -> None:
-    """Changes to the routing object wake the environment, so weights edited by hand are put back."""
+def _routes(env: EnvironmentRef, policy: Rollout) -> set[RouteKey]:
+    """The traffic objects a workload routes through: a change to one wakes the environment, so weights edited
+    by hand are put back and a weight written is confirmed at once."""
+    routing = policy.canary.traffic_routing if policy.canary is not None else None
     if routing is not None and routing.alb is not None:
-        owned.route_through(memory, "Ingress", env.namespace, routing.alb.ingress)
-    elif routing is not None and routing.gateway_api is not None:
-        owned.route_through(memory, "HTTPRoute", env.namespace, routing.gateway_api.http_route)
+        return {("Ingress", env.namespace, routing.alb.ingress)}
+    if routing is not None and routing.gateway_api is not None:
+        return {("HTTPRoute", env.namespace, routing.gateway_api.http_route)}
+    return set()
 
 
 def _ready(rs: client.V1ReplicaSet | None) -> int:

@@ -92,6 +92,7 @@ class AlbRouter:
         self._warned: set[str] = set()
         self._lb_arns: dict[tuple[str, str], str] = {}  # (region, DNS name) -> load balancer ARN
         self.last_verified_by: str | None = None  # "elbv2" | "annotation" | None: what the last answer rests on
+        self.polled = False  # the last answer asked ELBv2: no watch event tells when the load balancer changes
 
     @staticmethod
     def _ingress_name(workload: WorkloadTraffic) -> str:
@@ -130,6 +131,7 @@ class AlbRouter:
 
     def applied_weight(self, workload: WorkloadTraffic) -> int | None:
         self.last_verified_by = None
+        self.polled = False
         ingress = self._read(workload)
         if ingress is None or not _has_action_backend(ingress, workload.workload):
             return None
@@ -139,7 +141,8 @@ class AlbRouter:
             return None
         hostnames = [i.hostname for i in ((ingress.status and ingress.status.load_balancer
                                            and ingress.status.load_balancer.ingress) or []) if i.hostname]
-        if not hostnames or self.elbv2 is None:
+        self.polled = bool(hostnames) and self.elbv2 is not None
+        if not self.polled:
             self.last_verified_by = "annotation"
             return written
         try:

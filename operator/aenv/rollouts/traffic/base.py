@@ -66,6 +66,10 @@ class WorkloadTraffic:
 
 
 class TrafficRouter(Protocol):
+    # The weight in effect is known only by asking again (the last applied_weight read it from AWS); otherwise a
+    # change to it arrives as a watch event on a ReplicaSet or the routing object.
+    polled: bool
+
     def set_weight(self, workload: WorkloadTraffic, canary_weight: int) -> None:
         """Route canary_weight percent (0-100) to the canary Service and the rest to the stable one."""
         ...

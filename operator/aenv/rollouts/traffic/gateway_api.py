@@ -29,6 +29,8 @@ PLURAL = "httproutes"
 
 
 class GatewayApiRouter:
+    polled = False  # the HTTPRoute, its status (accepted by the gateway) included, is watched
+
     def __init__(self, api: client.ApiClient, version: str = "v1") -> None:
         self.custom = client.CustomObjectsApi(api)
         self.version = version

@@ -13,6 +13,8 @@ from .base import WorkloadTraffic, check_weight, share
 
 
 class ReplicaRatioRouter:
+    polled = False  # the ready counts come from the ReplicaSets, which are watched
+
     def set_weight(self, workload: WorkloadTraffic, canary_weight: int) -> None:
         check_weight(canary_weight)  # the weight is carried by the replica counts, which the engine sets
 
