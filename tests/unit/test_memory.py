@@ -1,0 +1,51 @@
+"""What the operator keeps stays bounded: an environment's memory and metric series go with it, and boto3 clients
+share one session's parsed service models."""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY
+
+from aenv import metrics
+from aenv.aws import session
+from aenv.memory import Memories
+
+
+def test_a_forgotten_environment_leaves_no_memory_even_for_a_late_pass() -> None:
+    memories = Memories()
+    memories("uid-1").latest = {"phase": "Ready"}
+    memories("uid-2")
+    memories.forget("uid-1")
+    assert len(memories) == 1 and memories.find("uid-1") is None
+    late = memories("uid-1")  # a daemon's pass that started before the deletion
+    assert late.latest is None and memories.find("uid-1") is None and len(memories) == 1
+
+
+def test_the_uids_remembered_as_gone_are_bounded() -> None:
+    memories = Memories()
+    for i in range(Memories.GONE_KEPT + 10):
+        memories.forget(f"uid-{i}")
+    assert len(memories._gone) == Memories.GONE_KEPT
+    memories("uid-0")  # forgotten long ago: a new environment with that uid would be kept again
+    assert memories.find("uid-0") is not None
+
+
+def test_a_deleted_environments_metric_series_are_dropped() -> None:
+    metrics.BACKUP_TIMESTAMP.labels("ns", "gone").set(1.0)
+    metrics.DRILL_SUCCESS.labels("ns", "gone").set(1.0)
+    metrics.BACKUP_TIMESTAMP.labels("ns", "kept").set(2.0)
+    metrics.forget("ns", "gone")
+    metrics.forget("ns", "never-backed-up")
+    labels = {"namespace": "ns", "name": "gone"}
+    assert REGISTRY.get_sample_value("aenv_backup_last_success_timestamp_seconds", labels) is None
+    assert REGISTRY.get_sample_value("aenv_restore_drill_success", labels) is None
+    assert REGISTRY.get_sample_value("aenv_backup_last_success_timestamp_seconds",
+                                     {"namespace": "ns", "name": "kept"}) == 2.0
+
+
+def test_clients_are_shared_per_service_region_and_endpoint_and_parse_each_model_once() -> None:
+    sqs = session.client("sqs", "us-east-1", "http://127.0.0.1:9")
+    assert session.client("sqs", "us-east-1", "http://127.0.0.1:9") is sqs
+    elsewhere = session.client("sqs", "eu-west-1", "http://127.0.0.1:9")
+    assert elsewhere is not sqs
+    # One session: the second client reuses the model the first one parsed instead of holding its own copy.
+    assert elsewhere.meta.service_model._service_description is sqs.meta.service_model._service_description
