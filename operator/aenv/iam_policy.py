@@ -62,6 +62,10 @@ STATEMENTS = (
     Statement("Queues", (
         "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SetQueueAttributes",
         "sqs:ListQueueTags", "sqs:TagQueue", "sqs:UntagQueue"), (_arn("sqs", NAME),)),
+    # Drift on events: aenv's EventBridge rule for CloudTrail's management events, and the queue it consumes.
+    Statement("DriftEvents", ("events:PutRule", "events:PutTargets", "events:TagResource"),
+              (_arn("events", f"rule/{NAME}"),)),
+    Statement("DriftQueue", ("sqs:ReceiveMessage", "sqs:DeleteMessage"), (_arn("sqs", NAME),)),
     Statement("Topics", (
         "sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
         "sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes",
@@ -140,7 +144,8 @@ STATEMENTS = (
 
 # boto3's service ids (as in the aenv_aws_requests metric) -> IAM's action prefixes, where they differ.
 PREFIXES = {"secrets-manager": "secretsmanager", "resource-groups-tagging-api": "tag",
-            "elastic-load-balancing-v2": "elasticloadbalancing", "apigatewayv2": "apigateway"}
+            "elastic-load-balancing-v2": "elasticloadbalancing", "apigatewayv2": "apigateway",
+            "eventbridge": "events"}
 # S3's operations whose IAM action has another name (the others share their operation's name).
 S3_ACTIONS = {
     "ListBuckets": "ListAllMyBuckets", "HeadBucket": "ListBucket", "ListObjectsV2": "ListBucket",
@@ -166,10 +171,15 @@ def actions() -> set[str]:
     return {a for s in STATEMENTS for a in s.actions}
 
 
+# Batch operations authorized by their single form's action.
+BATCH_ACTIONS = {("sqs", "DeleteMessageBatch"): "DeleteMessage"}
+
+
 def action_of(service: str, operation: str) -> str:
     """The IAM action of one request by boto3's service id and operation: `sqs:CreateQueue`; API Gateway's is the
     operation's HTTP method (`apigateway:POST`)."""
     prefix = PREFIXES.get(service, service)
+    operation = BATCH_ACTIONS.get((prefix, operation), operation)
     if prefix == "apigateway":
         return f"apigateway:{_http_method(service, operation)}"
     if prefix == "s3":

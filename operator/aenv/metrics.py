@@ -21,6 +21,8 @@ DRILL_SUCCESS = Gauge("aenv_restore_drill_success", "1 when the last restore dri
 DRILL_TIMESTAMP = Gauge("aenv_restore_drill_timestamp_seconds", "When the last restore drill finished",
                         ["namespace", "name"])
 
+DRIFT_EVENTS = Counter("aenv_drift_events", "CloudTrail events read from aenv's drift queue, by what became of them "
+                       "(routed to an environment, own change, unowned resource, ignored)", ["result"])
 
 REMEMBERED = Gauge("aenv_environments_remembered", "Environments the operator keeps a memory of (memory.py)")
 _PER_ENVIRONMENT = (BACKUP_TIMESTAMP, DRILL_SECONDS, DRILL_SUCCESS, DRILL_TIMESTAMP)

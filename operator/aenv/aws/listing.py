@@ -91,3 +91,12 @@ def aenv_items(client: Any, operation: str, key: str, name: str) -> dict[str, di
             if item[name].startswith("aenv-"):
                 out[item[name]] = item
     return out
+
+
+def expire_listings(client: Any) -> None:
+    """Make every listing a component client holds describe again on its next observe: an event said one of its
+    resources changed, and a listing up to an interval old would not show it."""
+    inner = vars(client).get("client")  # a client the registry wrapped (component._Classifying)
+    for value in [*vars(client).values(), *(vars(inner).values() if hasattr(inner, "__dict__") else ())]:
+        if isinstance(value, Listing):
+            value.expire()
