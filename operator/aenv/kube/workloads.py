@@ -119,6 +119,7 @@ def reconcile(env: EnvironmentRef, spec: EnvironmentSpec, previous: Sequence[Wor
     busy: list[str] = []
     routes: set[RouteKey] = set()
     memory.keep_workloads({w.name for w in spec.workloads})
+    memory.rolling = True  # until this pass knows: pods that get ready while it reads must still wake the next
     for w in spec.workloads:
         policy = w.rollout or spec.rollout or DEFAULT_POLICY
         routes |= _routes(env, policy)
