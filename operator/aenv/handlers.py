@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,14 +17,17 @@ from kubernetes.client.exceptions import ApiException
 from . import metrics
 from .api import GROUP, PLURAL, VERSION
 from .backups import operate as backups
+from .drift import watch as drift
+from .drift.settings import Settings as DriftSettings
 from .kube import owned
 from .kube.client import api
-from .memory import Memories
+from .memory import EnvironmentMemory, Memories
 from .migrations import gate as migrations
 from .reconcile import Environment, Outcome, finalize, reconcile, stored_status
 
 RESOURCE = (GROUP, VERSION, PLURAL)
-RESYNC_SECONDS = float(os.environ.get("AENV_RESYNC_SECONDS", "30"))
+# The sweep: every environment observed whole in AWS, rarely when CloudTrail events wake the ones that drift.
+DRIFT = DriftSettings.from_environ()
 BACKUP_POLL_SECONDS = float(os.environ.get("AENV_BACKUP_POLL_SECONDS", "60"))
 
 memories = Memories()  # every environment's memory (memory.py); reconcile and finalize get theirs as an argument
@@ -50,6 +55,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     global _watcher
     _watcher = owned.Watcher(memories, namespaces)
     _watcher.start()
+    drift.watches.start(DRIFT, lambda: drift.recorded(memories.all()), _drifted, _drift_verdict_changed)
 
 
 def watching() -> bool:
@@ -61,6 +67,7 @@ def watching() -> bool:
 def stop_watching(**_: Any) -> None:
     if _watcher is not None:
         _watcher.stop()
+    drift.watches.stop()
 
 
 def _now() -> str:
@@ -82,15 +89,33 @@ def _status_patch(outcome: Outcome, stored: dict[str, Any]) -> dict[str, Any]:
     return {**{key: None for key in set(stored) - set(outcome.status) if key != "kopf"}, **outcome.status}
 
 
-def _run(body: kopf.Body, deleting: bool, aws_pass: bool = True) -> tuple[Outcome, dict[str, Any]]:
-    """One pass; the status patch to write, and the Events of its transitions posted."""
-    kind = "finalize" if deleting else "reconcile" if aws_pass else "rollout"
+def _drifted(owners: Mapping[str, set[str]]) -> None:
+    """CloudTrail events named these environments' resources (by uid): each observes them in AWS now."""
+    for uid, keys in owners.items():
+        if (memory := memories.find(uid)) is not None:
+            memory.touch(keys)
+
+
+def _drift_verdict_changed() -> None:
+    """Whether events arrive changed: every environment's DriftDetection condition follows (a pass without AWS)."""
+    for memory in memories.all():
+        memory.wake()
+
+
+def _run(body: kopf.Body, deleting: bool, aws_pass: bool = True,
+         only: frozenset[str] | None = None) -> tuple[Outcome, dict[str, Any]]:
+    """One pass; the status patch to write, and the Events of its transitions posted. `only`: an AWS pass that
+    observes only these resources (the ones events named)."""
+    kind = "finalize" if deleting else "drift" if only else "reconcile" if aws_pass else "rollout"
     memory = memories(body["metadata"]["uid"])
     with memory.lock, metrics.RECONCILE_SECONDS.labels(kind).time():
         env = _environment(body)
-        outcome = finalize(env, _now(), memory) if deleting else reconcile(env, _now(), memory, aws_pass)
+        outcome = finalize(env, _now(), memory) if deleting else reconcile(env, _now(), memory, aws_pass, only)
         memory.latest = outcome.status
         memory.schedule(outcome.requeue_at)
+        if aws_pass and not only and not deleting:
+            memory.swept_at = time.monotonic()
+    drift.watches.serve(body.get("spec", {}))
     metrics.RECONCILES.labels(kind, "changed" if outcome.changed else "unchanged").inc()
     for t in outcome.transitions:
         kopf.event(body, type="Warning" if t.warning else "Normal", reason=t.reason, message=t.message)
@@ -119,12 +144,22 @@ def on_command(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     _handle(body, patch, aws_pass=False)
 
 
-@kopf.timer(*RESOURCE, id="resync", interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
+@kopf.timer(*RESOURCE, id="resync", interval=DRIFT.tick_seconds, initial_delay=DRIFT.tick_seconds)
 def resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    """Correct drift and pick up what changed in AWS; writes nothing when nothing changed."""
-    if body["metadata"].get("deletionTimestamp"):
+    """The sweep: correct drift that no event announced and pick up what changed in AWS, when the environment's
+    sweep is due (or a sweep that left AWS work retries); writes nothing when nothing changed."""
+    memory = memories(body["metadata"]["uid"])
+    interval = drift.watches.sweep_seconds(body.get("spec", {}))
+    if body["metadata"].get("deletionTimestamp") or not sweep_due(memory, interval, time.monotonic()):
         return
-    _handle(body, patch)
+    outcome = _handle(body, patch)
+    memory.retry_at = None if outcome.retry_after is None else time.monotonic() + outcome.retry_after
+
+
+def sweep_due(memory: EnvironmentMemory, interval: float, now: float) -> bool:
+    """Half a tick early rather than a tick late: the timer ticks every DRIFT.tick_seconds."""
+    return (memory.swept_at is None or now - memory.swept_at >= interval - DRIFT.tick_seconds / 2
+            or (memory.retry_at is not None and now >= memory.retry_at))
 
 
 @kopf.daemon(*RESOURCE, id="cluster")
@@ -161,7 +196,8 @@ async def cluster(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> Non
 def _cluster_pass(body: kopf.Body, why: str) -> None:
     meta = body["metadata"]
     log.info("%s/%s: cluster pass (%s)", meta["namespace"], meta["name"], why)
-    _, status = _run(body, deleting=False, aws_pass=False)
+    touched = memories(meta["uid"]).take_touched()
+    _, status = _run(body, deleting=False, aws_pass=bool(touched), only=touched or None)
     if not status:
         return
     try:

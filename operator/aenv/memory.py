@@ -27,6 +27,7 @@ class EnvironmentMemory:
     uid: str
     # kopf may run a change handler, a timer and the healing daemon of one environment at the same time.
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _touched_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # The status the last pass computed. kopf writes a handler's status patch only after the handler returns, so
     # a handler that waited for the lock may hold a body older than the last pass: it starts from this instead.
     latest: dict[str, Any] | None = None
@@ -47,6 +48,12 @@ class EnvironmentMemory:
     woken: asyncio.Event | None = None
     rescheduled: asyncio.Event | None = None
     loop: asyncio.AbstractEventLoop | None = None
+    # Drift (aenv/drift): the keys of the resources CloudTrail events named since the last pass, which the next pass
+    # observes in AWS; when the last full AWS pass ended (time.monotonic()), and when a sweep that left AWS work
+    # should run again.
+    touched: set[str] = field(default_factory=set)
+    swept_at: float | None = None
+    retry_at: float | None = None
 
     def keep_workloads(self, names: set[str]) -> None:
         """Drop the routers of workloads the spec no longer has."""
@@ -57,6 +64,17 @@ class EnvironmentMemory:
     def wake(self) -> None:
         """From any thread: a pass without AWS runs now (something the environment owns changed)."""
         self._signal(self.woken)
+
+    def touch(self, keys: set[str]) -> None:
+        """From any thread: events named these resources; a pass observes them in AWS now."""
+        with self._touched_lock:
+            self.touched |= keys
+        self.wake()
+
+    def take_touched(self) -> frozenset[str]:
+        with self._touched_lock:
+            taken, self.touched = frozenset(self.touched), set()
+        return taken
 
     def schedule(self, at: datetime | None) -> None:
         """From any thread: the next pass without AWS is due at `at`."""

@@ -20,8 +20,11 @@ from .api.spec import DeletionPolicy
 from .api.status import ManagedResource, QueueStatus, WorkloadStatus
 from .aws.component import AwsTarget, Registry
 from .aws.errors import AwsError, TransientError
+from .aws.listing import expire_listings
 from .cost import estimate as cost
 from .dataplane import logins
+from .drift import watch as drift
+from .drift.health import CONDITION as DRIFT_CONDITION
 from .kube import apply, connection_secret, workloads
 from .memory import EnvironmentMemory
 from .naming import EnvironmentRef
@@ -194,16 +197,20 @@ def _invalid(env: Environment, error: ValidationError, now: str) -> Outcome:
     return _finish(env, env.status, [result], now, retry=False)
 
 
-def reconcile(env: Environment, now: str, memory: EnvironmentMemory, aws_pass: bool = True) -> Outcome:
+def reconcile(env: Environment, now: str, memory: EnvironmentMemory, aws_pass: bool = True,
+              only: frozenset[str] | None = None) -> Outcome:
     """One pass. Without `aws_pass` (a rollout step) AWS is not observed: its components keep their
-    conditions and the outputs of the last pass serve the workloads."""
+    conditions and the outputs of the last pass serve the workloads.
+    With `only` (the keys of the resources CloudTrail events named) the AWS pass observes those alone, when the
+    environment was ready; else all."""
     try:
-        return _reconcile(env, now, memory, aws_pass)
+        return _reconcile(env, now, memory, aws_pass, only)
     except Exception as e:  # noqa: BLE001 - whatever fails, the status says so within this pass
         return _failed(env, e, now, memory, deleting=False)
 
 
-def _reconcile(env: Environment, now: str, memory: EnvironmentMemory, aws_pass: bool) -> Outcome:
+def _reconcile(env: Environment, now: str, memory: EnvironmentMemory, aws_pass: bool,
+               only: frozenset[str] | None = None) -> Outcome:
     try:
         spec = env.spec()
     except ValidationError as e:
@@ -212,7 +219,8 @@ def _reconcile(env: Environment, now: str, memory: EnvironmentMemory, aws_pass: 
     # A pass without AWS serves the workloads from the last AWS pass's outputs; after a restart there are none
     # yet, and this pass observes AWS after all.
     if aws_pass or memory.outputs is None:
-        status, results, outputs, retry = _aws(env, spec, memory.outputs)
+        targeted = only if only and memory.outputs is not None and _settled(env, spec) else None
+        status, results, outputs, retry = _aws(env, spec, memory.outputs, targeted)
         memory.outputs = outputs
     else:
         status, outputs, retry = env.status, memory.outputs, False
@@ -238,8 +246,29 @@ def _reconcile(env: Environment, now: str, memory: EnvironmentMemory, aws_pass: 
         results.append(rolled.component)
         status = replace_status(status, workloads=rolled.statuses)
         events, requeue_at = rolled.events, rolled.requeue_at
-    outcome = _finish(env, status, results, now, retry=retry)
+    outcome = _with_drift_condition(env, _finish(env, status, results, now, retry=retry), now)
     return replace(outcome, transitions=[*outcome.transitions, *events], requeue_at=requeue_at)
+
+
+def _settled(env: Environment, spec: EnvironmentSpec) -> bool:
+    """Every AWS component was ready at the last pass: then a pass may observe only what events named."""
+    results = cond.results_from(env.status.conditions, [c for c in requested(spec) if c != "workloads"])
+    return all(r.state in ("ready", "not-implemented") for r in results)
+
+
+def _with_drift_condition(env: Environment, outcome: Outcome, now: str) -> Outcome:
+    """DriftDetection: whether CloudTrail events reach aenv for the environment's account and region, and so how
+    often it is swept (drift/health.py). Not counted toward Ready; absent where aenv does not watch events."""
+    verdict = drift.watches.verdict(env.raw_spec)
+    if verdict is None:
+        return outcome
+    status = EnvironmentStatus.model_validate(outcome.status)
+    conditions = cond.set_condition(status.conditions, DRIFT_CONDITION, verdict.status, verdict.reason,
+                                    verdict.message, now, env.generation)
+    wire = replace_status(status, conditions=conditions).wire()
+    changes = cond.transitions(env.status.conditions, [c for c in conditions if c.type == DRIFT_CONDITION])
+    return replace(outcome, status=wire, changed=wire != env.status.wire(),
+                   transitions=[*outcome.transitions, *changes])
 
 
 def _first_start_waits_for(workloads: Sequence[WorkloadStatus], results: Sequence[cond.ComponentResult]) -> list[str]:
@@ -252,10 +281,13 @@ def _first_start_waits_for(workloads: Sequence[WorkloadStatus], results: Sequenc
 
 
 def _aws(env: Environment, spec: EnvironmentSpec, previous: Mapping[str, Mapping[str, Any]] | None = None,
+         only: frozenset[str] | None = None,
          ) -> tuple[EnvironmentStatus, list[cond.ComponentResult], dict[str, Mapping[str, Any]], bool]:
     """Observe and act on every AWS resource and retire what left the spec. A resource still wanted whose outputs
     this pass could not read (a failed call, a change in progress) keeps those of the pass before (`previous`):
-    a passing fault must not take endpoints and credentials out of the connection Secret, nor roll the workloads."""
+    a passing fault must not take endpoints and credentials out of the connection Secret, nor roll the workloads.
+    With `only`, just those resources (by key) are observed, afresh; the others keep the outputs of the pass before
+    and nothing is retired."""
     clients, target = clients_for(spec)
     components = requested(spec)
     desired = secrets_plan.with_rotation_requests(desired_resources(env.ref, spec, components), env.annotations)
@@ -270,6 +302,12 @@ def _aws(env: Environment, spec: EnvironmentSpec, previous: Mapping[str, Mapping
     for d in desired:
         if not implemented(d.component, desired, clients):
             continue
+        if only is not None and d.key not in only:
+            if previous and d.key in previous:  # what a later resource's parameters refer to
+                outputs[d.key] = previous[d.key]
+            continue
+        if only is not None:
+            expire_listings(clients.get(d.kind, target))
         resolved = d.resolve(outputs)
         if resolved is None:
             missing = sorted({k for k in d.depends_on if k not in outputs})
@@ -293,7 +331,7 @@ def _aws(env: Environment, spec: EnvironmentSpec, previous: Mapping[str, Mapping
         if d.key not in outputs and previous and d.key in previous:
             outputs[d.key] = previous[d.key]
     wanted = {d.key for d in desired}
-    orphans = [r for k, r in inventory.items() if k not in wanted]
+    orphans = [r for k, r in inventory.items() if k not in wanted and only is None]
     policy: DeletionPolicy = spec.deletion_policy or "Snapshot"
     gone = _retire(env.ref, orphans, clients, target, policy, progress)
     kept = [r for k, r in inventory.items() if k not in gone]

@@ -25,7 +25,7 @@ def condition_type(component: str) -> str:
 
 
 # Conditions written outside passes (the backups' work, aenv.backups): a pass carries them over as they are.
-KEPT = ("LastBackupSucceeded", "RestoreDrillSucceeded", "RestoreSucceeded")
+KEPT = ("LastBackupSucceeded", "RestoreDrillSucceeded", "RestoreSucceeded", "DriftDetection")
 
 _STATUS: dict[ComponentState, ConditionStatus] = {
     "ready": "True", "progressing": "False", "failed": "False", "not-implemented": "Unknown", "deleting": "False",
@@ -90,8 +90,13 @@ def conditions(results: Sequence[ComponentResult], previous: Sequence[Condition]
 def with_condition(previous: Sequence[Condition], type_: str, ok: bool, reason: str, message: str, now: str,
                    generation: int | None) -> list[Condition]:
     """`previous` with one condition set (its transition time kept while its status stays)."""
+    return set_condition(previous, type_, "True" if ok else "False", reason, message, now, generation)
+
+
+def set_condition(previous: Sequence[Condition], type_: str, status: ConditionStatus, reason: str, message: str,
+                  now: str, generation: int | None) -> list[Condition]:
+    """`previous` with one condition set to any status, Unknown too."""
     old = next((c for c in previous if c.type == type_), None)
-    status: ConditionStatus = "True" if ok else "False"
     since = old.last_transition_time if old is not None and old.status == status else now
     made = Condition(type=type_, status=status, reason=reason, message=message, last_transition_time=since,
                      observed_generation=generation)
