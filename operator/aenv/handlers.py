@@ -7,6 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +31,9 @@ RESOURCE = (GROUP, VERSION, PLURAL)
 DRIFT = DriftSettings.from_environ()
 BACKUP_POLL_SECONDS = float(os.environ.get("AENV_BACKUP_POLL_SECONDS", "60"))
 
+# The environments' passes without AWS (the daemons'), on threads of their own: asyncio's default pool has
+# cores + 4 threads, which a burst of rollout steps across many environments queued behind each other.
+_passes = ThreadPoolExecutor(max_workers=int(os.environ.get("AENV_WORKERS", "16")), thread_name_prefix="aenv-pass")
 memories = Memories()  # every environment's memory (memory.py); reconcile and finalize get theirs as an argument
 # The namespaces the operator serves when they are named exactly (`aenv run -n a -n b`): the watches on owned
 # objects then stay inside them. None: cluster-wide (also for patterns such as `team-*`).
@@ -188,7 +192,7 @@ async def cluster(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> Non
             why = "woken" if memory.woken.is_set() else "due"
             memory.woken.clear()
             if not body["metadata"].get("deletionTimestamp"):
-                await asyncio.to_thread(_cluster_pass, body, why)
+                await asyncio.get_running_loop().run_in_executor(_passes, _cluster_pass, body, why)
     finally:
         stopping.cancel()
 
@@ -236,11 +240,10 @@ def on_delete(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     _forget(body)
 
 
-@kopf.on.event(*RESOURCE, id="forget")
-def on_gone(type: str, body: kopf.Body, **_: Any) -> None:
+@kopf.on.event(*RESOURCE, id="forget", when=lambda type, **_: type == "DELETED")
+def on_gone(body: kopf.Body, **_: Any) -> None:
     """Also an environment gone without the finalizer (removed by hand) leaves nothing behind in the operator."""
-    if type == "DELETED":
-        _forget(body)
+    _forget(body)
 
 
 def _forget(body: kopf.Body) -> None:
