@@ -111,6 +111,30 @@ def rolled_out(s: Stack, first: dict[str, str]) -> int:
     return done
 
 
+def roll_out(s: Stack, count: int, replicas: int, image: str, timeout: float) -> list[float]:
+    """Give env-000.. a new image at once, wait until every rollout completed; the gate -> traffic delays."""
+    first = {item["metadata"]["name"]: item["status"]["workloads"][0]["stable"]
+             for item in s.custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL)["items"]}
+    recorder = Recorder(s.custom.api_client, replicas)
+    recorder.start()
+    for i in range(count):
+        s.custom.patch_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, f"env-{i:03d}", {"spec": {
+            "workloads": [{"name": f"w{i:03d}", "image": image, "replicas": replicas}]}})
+
+    def learn() -> bool:
+        for item in s.custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL)["items"]:
+            for w in item.get("status", {}).get("workloads", []):
+                rev = (w.get("rollout") or {}).get("desiredRevision")
+                if rev and rev != first[item["metadata"]["name"]]:
+                    recorder.new_revision[w["name"]] = rev
+        return len(recorder.new_revision) >= count
+
+    processes.wait_for(learn, timeout, "the new revisions", interval=0.05)
+    processes.wait_for(lambda: rolled_out(s, first) >= count, timeout, f"{count} rollouts to complete", interval=0.5)
+    recorder.stop.set()
+    return recorder.delays()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--rollouts", type=int, default=50)
@@ -126,29 +150,9 @@ def main() -> None:
             s.custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL,
                                                      environment(i, args.replicas, "example/api:1"))
         s.wait_ready(args.rollouts, args.timeout)
-        first = {item["metadata"]["name"]: item["status"]["workloads"][0]["stable"]
-                 for item in s.custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL)["items"]}
-        recorder = Recorder(api, args.replicas)
-        recorder.start()
         cpu0, t0 = s.cpu_seconds(), time.monotonic()
-        for i in range(args.rollouts):
-            s.custom.patch_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, f"env-{i:03d}", {"spec": {
-                "workloads": [{"name": f"w{i:03d}", "image": "example/api:2", "replicas": args.replicas}]}})
-
-        def learn() -> bool:
-            for item in s.custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL)["items"]:
-                for w in item.get("status", {}).get("workloads", []):
-                    rev = (w.get("rollout") or {}).get("desiredRevision")
-                    if rev and rev != first[item["metadata"]["name"]]:
-                        recorder.new_revision[w["name"]] = rev
-            return len(recorder.new_revision) >= args.rollouts
-
-        processes.wait_for(learn, args.timeout, "the new revisions", interval=0.05)
-        processes.wait_for(lambda: rolled_out(s, first) >= args.rollouts, args.timeout,
-                           f"{args.rollouts} rollouts to complete", interval=0.5)
+        delays = sorted(roll_out(s, args.rollouts, args.replicas, "example/api:2", args.timeout))
         took, cpu = time.monotonic() - t0, s.cpu_seconds() - cpu0
-        recorder.stop.set()
-        delays = sorted(recorder.delays())
         p95 = delays[max(0, math.ceil(0.95 * len(delays)) - 1)] if delays else float("nan")
         print(f"{args.rollouts} canary rollouts ({'/'.join(map(str, WEIGHTS))}, {args.replicas} replicas, ALB router) "
               f"completed in {took:.1f} s; operator CPU {cpu:.1f} s; RSS {s.rss_mb():.0f} MB")
