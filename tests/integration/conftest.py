@@ -80,7 +80,7 @@ class Operator:
         self.metrics_port = free_port()  # its AWS requests are read from here when it stops (AWS_OPERATIONS)
         self.env = {**os.environ, **emulator.environ(), "KUBECONFIG": str(kubeconfig),
                     "AENV_RESYNC_SECONDS": str(resync), "PYTHONPATH": str(REPO / "operator"),
-                    "AENV_OIDC_ISSUER": OIDC_ISSUER, "AENV_ROLLOUT_SECONDS": "1",
+                    "AENV_OIDC_ISSUER": OIDC_ISSUER, "AENV_ROLLOUT_SECONDS": "1", "AENV_ROLLOUT_SAFETY_SECONDS": "1",
                     # The data plane's servers are trusted through its CA, as `aenv dev up` sets it.
                     **({"AENV_DATA_PLANE_CA_FILE": str(emulator.ca_file)} if emulator.data_plane else {}),
                     **(env or {})}
