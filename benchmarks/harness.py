@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 import os
+import signal
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ class Stack:
     metrics_url: str
     operator_pid: int
     workdir: Path
+    cluster: LocalCluster
+    emulator: AwsEmulator
 
     def create(self, count: int, template: Path) -> list[str]:
         doc = yaml.safe_load(template.read_text())
@@ -72,20 +75,37 @@ class Stack:
         return out
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the operator process so far."""
-        fields = Path(f"/proc/{self.operator_pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.operator_pid)
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.operator_pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        return memory_mb(self.operator_pid)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def memory_mb(pid: int, field: str = "VmRSS") -> float:
+    """A process's resident memory now (VmRSS), or its peak so far (VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM unwind like Ctrl-C, so that a stopped benchmark still stops every process it started."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 @contextmanager
-def stack(resync_seconds: int = 30, extra_env: dict[str, str] | None = None, nodes: int = 2) -> Iterator[Stack]:
-    """`nodes` kwok nodes: each takes 110 pods, like a real node's default."""
+def stack(resync_seconds: int | None = 30, extra_env: dict[str, str] | None = None, nodes: int = 2,
+          aws_environ: Callable[[AwsEmulator], dict[str, str]] | None = None) -> Iterator[Stack]:
+    """`nodes` kwok nodes: each takes 110 pods, like a real node's default. The operator's AWS variables are
+    aws_environ(emulator) (by default the emulator's own: its endpoint and dummy credentials); resync_seconds None
+    leaves the operator's default resync."""
     workdir = Path(tempfile.mkdtemp(prefix="aenv-bench-"))
     cluster = LocalCluster(f"aenv-bench-{os.getpid()}", workdir / "kwok")
     emulator = AwsEmulator(workdir / "moto")
@@ -97,16 +117,17 @@ def stack(resync_seconds: int = 30, extra_env: dict[str, str] | None = None, nod
         core = client.CoreV1Api(api)
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
         port = free_port()
-        env: dict[str, Any] = {**os.environ, **emulator.environ(), "KUBECONFIG": str(kubeconfig),
-                               "AENV_RESYNC_SECONDS": str(resync_seconds), "PYTHONPATH": str(REPO / "operator"),
-                               "AENV_OIDC_ISSUER": OIDC_ISSUER,
+        aws = emulator.environ() if aws_environ is None else aws_environ(emulator)
+        env: dict[str, Any] = {**os.environ, **aws, "KUBECONFIG": str(kubeconfig),
+                               "PYTHONPATH": str(REPO / "operator"), "AENV_OIDC_ISSUER": OIDC_ISSUER,
+                               **({} if resync_seconds is None else {"AENV_RESYNC_SECONDS": str(resync_seconds)}),
                                **(extra_env or {})}
         proc = processes.start([sys.executable, "-m", "aenv", "run", "-n", NAMESPACE, "--metrics-port", str(port)],
                                workdir / "operator.pid", workdir / "operator.log", env=env)
         metrics_url = f"http://127.0.0.1:{port}/metrics"
         processes.wait_for(lambda: urllib.request.urlopen(metrics_url, timeout=2).status == 200, 60,
                            "the operator's metrics endpoint")
-        yield Stack(client.CustomObjectsApi(api), core, metrics_url, proc.pid, workdir)
+        yield Stack(client.CustomObjectsApi(api), core, metrics_url, proc.pid, workdir, cluster, emulator)
     finally:
         processes.stop(workdir / "operator.pid")
         emulator.stop()
