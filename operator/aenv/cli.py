@@ -236,6 +236,16 @@ def _rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _extend(args: argparse.Namespace) -> int:
+    from . import commands
+
+    namespace = args.namespace or commands.default_namespace()
+    request = commands.extend(namespace, args.name, args.by)
+    print(f"{namespace}/{args.name}: extension by {args.by} asked ({request}); the Event ExpiryExtended or "
+          f"ExtensionRefused answers it")
+    return 0
+
+
 def _status(args: argparse.Namespace) -> int:
     from . import commands
 
@@ -342,6 +352,13 @@ def parser(prog: str = "aenv") -> argparse.ArgumentParser:
     store.add_argument("--database", action="store_true", help="the workloads' database login (the other of two login "
                        "roles; the old one loses LOGIN once no ready pod holds it)")
     rotate.set_defaults(func=_rotate)
+
+    extend = sub.add_parser("extend", help="push the environment's expiry (spec.ttl, spec.expiresAt) later, within "
+                                           "the platform's maximum")
+    extend.add_argument("name", help="the AnalyticsEnvironment")
+    extend.add_argument("-n", "--namespace")
+    extend.add_argument("--by", required=True, metavar="DURATION", help="how much later: 24h, 90m, 1h30m")
+    extend.set_defaults(func=_extend)
 
     status = sub.add_parser("status", help="the environment and its rollouts: steps, weights, analysis")
     status.add_argument("name")

@@ -1,4 +1,4 @@
-"""`aenv promote | abort | retry | undo | rotate | status`: commands are annotations on the resource, so plain
+"""`aenv promote | abort | retry | undo | rotate | extend | status`: commands are annotations on the resource, so plain
 kubectl can give them too:  kubectl annotate aenv NAME --overwrite rollouts.aenv.dev/WORKLOAD=promote:$(date +%s)
 """
 
@@ -13,7 +13,9 @@ from typing import Any
 from kubernetes import client, config, watch
 
 from .api import GROUP, PLURAL, VERSION
+from .api.duration import parse_duration
 from .kube.workloads import COMMAND_ANNOTATION
+from .plan.expiry import EXTEND_ANNOTATION
 from .plan.secrets import ROTATABLE, ROTATE_ANNOTATION
 
 
@@ -67,11 +69,26 @@ def rotate(namespace: str, name: str, what: str, now: datetime | None = None) ->
     return asked
 
 
+def extend(namespace: str, name: str, by: str) -> str:
+    """Ask to push the environment's expiry by `by` (72h, 90m); returns the request written. The operator answers
+    with an Event: ExpiryExtended, or ExtensionRefused past the platform's maximum."""
+    try:
+        if parse_duration(by).total_seconds() <= 0:
+            raise ValueError(f"{by!r} is no time at all")
+    except ValueError as e:
+        raise SystemExit(f"--by: {e}") from None
+    request = f"{by}:{uuid.uuid4().hex[:12]}"
+    patch = {"metadata": {"annotations": {EXTEND_ANNOTATION: request}}}
+    _api().patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, patch)
+    return request
+
+
 def render(env: Mapping[str, Any]) -> str:
     status = env.get("status", {})
     ready: Mapping[str, Any] = next((c for c in status.get("conditions", []) if c["type"] == "Ready"), {})
     lines = [f"{env['metadata']['namespace']}/{env['metadata']['name']}  phase {status.get('phase', '-')}  "
-             f"Ready {ready.get('status', '-')}: {ready.get('message', '')}",
+             f"Ready {ready.get('status', '-')}: {ready.get('message', '')}"
+             + (f"  expires {status['expiresAt']}" if status.get("expiresAt") else ""),
              f"{'WORKLOAD':20} {'STRATEGY':10} {'PHASE':12} {'STEP':6} {'WEIGHT':7} {'STABLE':11} {'CANARY':11} "
              "MESSAGE"]
     for w in status.get("workloads", []):

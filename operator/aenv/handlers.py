@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import time
@@ -192,7 +193,8 @@ async def cluster(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> Non
             why = "woken" if memory.woken.is_set() else "due"
             memory.woken.clear()
             if not body["metadata"].get("deletionTimestamp"):
-                await asyncio.get_running_loop().run_in_executor(_passes, _cluster_pass, body, why)
+                context = contextvars.copy_context()  # kopf's settings, which kopf.event() reads, as to_thread does
+                await asyncio.get_running_loop().run_in_executor(_passes, context.run, _cluster_pass, body, why)
     finally:
         stopping.cancel()
 

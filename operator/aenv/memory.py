@@ -42,6 +42,8 @@ class EnvironmentMemory:
     # A rollout is in progress: a readiness change of its ReplicaSets wakes a pass (kube/owned.py), so a step
     # follows its gate at once instead of at the next poll.
     rolling: bool = False
+    # The notification sender's verdict per slack or webhook target: None delivered, else why not (never a URL).
+    delivery: dict[str, str | None] = field(default_factory=dict)
     # When the next pass without AWS is due (a rollout's next step, a measurement, a deadline); None: no such pass.
     requeue_at: datetime | None = None
     # The environment's daemon (handlers.py): `woken` runs a pass now, `rescheduled` makes it look at requeue_at.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
@@ -16,8 +17,9 @@ from pydantic import ValidationError
 
 from . import ack, aws, dataplane
 from .api import EnvironmentSpec, EnvironmentStatus, effective
+from .api.duration import parse_duration
 from .api.spec import DeletionPolicy
-from .api.status import ManagedResource, QueueStatus, WorkloadStatus
+from .api.status import Condition, ManagedResource, QueueStatus, WorkloadStatus
 from .aws.component import AwsTarget, Registry
 from .aws.errors import AwsError, TransientError
 from .aws.listing import expire_listings
@@ -29,7 +31,7 @@ from .kube import apply, connection_secret, workloads
 from .memory import EnvironmentMemory
 from .naming import EnvironmentRef
 from .plan import conditions as cond
-from .plan import connection
+from .plan import connection, expiry, notifications
 from .plan import secrets as secrets_plan
 from .plan.actions import decide
 from .plan.environment import BY_NAME, desired_resources, requested
@@ -53,6 +55,7 @@ class Outcome:
     retry_after: float | None = None  # AWS work is left that should not wait for the resync timer
     requeue_at: datetime | None = None  # a pass without AWS is due then (a rollout's next step)
     done: bool = True  # deletion: every resource is gone or retained
+    expired: bool = False  # the environment is to delete itself (spec.ttl, spec.expiresAt)
 
 
 @dataclass
@@ -103,9 +106,10 @@ class Environment:
 
     def __init__(self, namespace: str, name: str, uid: str, generation: int,
                  spec: Mapping[str, Any], status: Mapping[str, Any],
-                 annotations: Mapping[str, str] | None = None) -> None:
+                 annotations: Mapping[str, str] | None = None, created: str | None = None) -> None:
         self.ref = EnvironmentRef(namespace, name, uid)
         self.generation = generation
+        self.created = created  # metadata.creationTimestamp (RFC 3339); None for one that is not created yet
         self.annotations = dict(annotations or {})
         self.raw_spec = dict(spec)
         self.raw_status = {k: v for k, v in status.items() if k in _STATUS_FIELDS}
@@ -202,11 +206,81 @@ def reconcile(env: Environment, now: str, memory: EnvironmentMemory, aws_pass: b
     """One pass. Without `aws_pass` (a rollout step) AWS is not observed: its components keep their
     conditions and the outputs of the last pass serve the workloads.
     With `only` (the keys of the resources CloudTrail events named) the AWS pass observes those alone, when the
-    environment was ready; else all."""
+    environment was ready; else all. An expired environment does nothing but say
+    so: the caller deletes it."""
+    spec = _spec_or_none(env)
+    expires = _expiry(env, spec, now) if spec is not None else None
     try:
-        return _reconcile(env, now, memory, aws_pass, only)
+        if expires is not None and expires.expired:
+            outcome = Outcome(status=env.status.wire(), changed=False, transitions=[])
+        else:
+            outcome = _reconcile(env, now, memory, aws_pass, only)
     except Exception as e:  # noqa: BLE001 - whatever fails, the status says so within this pass
-        return _failed(env, e, now, memory, deleting=False)
+        outcome = _failed(env, e, now, memory, deleting=False)
+    return _guardrails(env, spec, outcome, expires, memory, now) if spec is not None else outcome
+
+
+def _spec_or_none(env: Environment) -> EnvironmentSpec | None:
+    try:
+        return env.spec()
+    except ValidationError:
+        return None
+
+
+def max_expiry_extension() -> timedelta:
+    return parse_duration(os.environ.get("AENV_MAX_EXPIRY_EXTENSION", "168h"))
+
+
+def _expiry(env: Environment, spec: EnvironmentSpec, now: str) -> expiry.Expiry:
+    at = _time(now)
+    return expiry.decide(spec, _time(env.created) if env.created else at, env.status.expires_at, env.status.expiry,
+                         env.annotations.get(expiry.EXTEND_ANNOTATION), at, max_expiry_extension())
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _guardrails(env: Environment, spec: EnvironmentSpec, outcome: Outcome, expires: expiry.Expiry | None,
+                memory: EnvironmentMemory, now: str) -> Outcome:
+    """The pass's outcome with the expiry (status, Events, the wake-up it needs) and the notifications it made
+    (the outbox, and the NotificationsDelivered condition from the sender's verdicts)."""
+    status = EnvironmentStatus.model_validate(outcome.status)
+    events = list(outcome.transitions)
+    requeue_at = outcome.requeue_at
+    if expires is not None:
+        status = replace_status(status, expires_at=expiry.format_time(expires.expires_at) if expires.expires_at
+                                else None, expiry=expires.status)
+        events += expires.events
+        if expires.wake_at is not None and (requeue_at is None or expires.wake_at < requeue_at):
+            requeue_at = expires.wake_at
+    targets = [t.name for t in notifications.hook_targets(spec) if t.name]
+    if targets:
+        ready = next((c.message for c in status.conditions if c.type == "Ready"), "")
+        outbox = notifications.record(status.notifications, env.ref.uid, status.phase, ready, events, now)
+        conditions = _delivery_condition(status.conditions, targets, memory.delivery, now, env.generation)
+        events += cond.transitions(env.status.conditions, [c for c in conditions if c.type == notifications.CONDITION])
+        status = replace_status(status, notifications=outbox, conditions=conditions)
+    else:
+        status = replace_status(status, notifications=None, conditions=[
+            c for c in status.conditions if c.type != notifications.CONDITION])
+    wire = status.wire()
+    return replace(outcome, status=wire, changed=wire != env.status.wire(), transitions=events,
+                   requeue_at=requeue_at, expired=expires is not None and expires.expired)
+
+
+def _delivery_condition(previous: Sequence[Condition], targets: Sequence[str],
+                        delivery: Mapping[str, str | None], now: str, generation: int) -> list[Condition]:
+    """NotificationsDelivered: False naming each failing target (never its URL); kept as it was while the sender
+    has no verdict yet (a restarted operator)."""
+    failing = [f"{t}: {delivery[t]}" for t in targets if delivery.get(t)]
+    if failing:
+        return cond.with_condition(previous, notifications.CONDITION, False, "DeliveryFailed", "; ".join(failing),
+                                   now, generation)
+    if any(t in delivery for t in targets) or not any(c.type == notifications.CONDITION for c in previous):
+        return cond.with_condition(previous, notifications.CONDITION, True, "Delivered",
+                                   f"notifications reach {', '.join(targets)}", now, generation)
+    return list(previous)
 
 
 def _reconcile(env: Environment, now: str, memory: EnvironmentMemory, aws_pass: bool,

@@ -67,10 +67,11 @@ The same rules go into the ClusterRole (every namespace) or into one Role per wa
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["httproutes"]
   verbs: ["get", "list", "watch", "patch"]
-# Database migrations: the ConfigMap source read; a Job source's Job created and its outcome read.
+# Database migrations: the ConfigMap source read; a Job source's Job created and its outcome read. Notifications: the
+# ledger ConfigMap <environment>-notifications (what each target received) written.
 - apiGroups: [""]
   resources: ["configmaps"]
-  verbs: ["get"]
+  verbs: ["get", "create", "patch"]
 - apiGroups: ["batch"]
   resources: ["jobs"]
   verbs: ["get", "create"]

@@ -24,8 +24,9 @@ def condition_type(component: str) -> str:
     return f"{component[0].upper()}{component[1:]}Ready"
 
 
-# Conditions written outside passes (the backups' work, aenv.backups): a pass carries them over as they are.
-KEPT = ("LastBackupSucceeded", "RestoreDrillSucceeded", "RestoreSucceeded", "DriftDetection")
+# Conditions written outside passes (the backups' work, aenv.backups), or from what another part of the operator
+# found (the notification sender's verdicts): a pass carries them over as they are.
+KEPT = ("LastBackupSucceeded", "RestoreDrillSucceeded", "RestoreSucceeded", "NotificationsDelivered", "DriftDetection")
 
 _STATUS: dict[ComponentState, ConditionStatus] = {
     "ready": "True", "progressing": "False", "failed": "False", "not-implemented": "Unknown", "deleting": "False",

@@ -1,0 +1,124 @@
+"""Notifications reach a Slack-shaped and a webhook target served on 127.0.0.1: readiness and rollout transitions
+arrive at both, a target answering 500 first gets each notification once, a restarted operator sends nothing
+twice, and a wrong Secret key is a condition naming the target and the field, never the URL."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from aenv.local.processes import wait_for
+
+from .conftest import Operator
+from .kube import Kube
+
+
+class Receiver:
+    """A tiny webhook receiver: what each path received, and the status codes to answer with first."""
+
+    def __init__(self) -> None:
+        self.received: dict[str, list[dict[str, Any]]] = {}
+        self.failures: dict[str, list[int]] = {}  # path -> codes answered before 200
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with receiver.lock:
+                    queued = receiver.failures.get(self.path, [])
+                    code = queued.pop(0) if queued else 200
+                    if code == 200:
+                        receiver.received.setdefault(self.path, []).append(body)
+                self.send_response(code)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def got(self, path: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.received.get(path, []))
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    try:
+        yield r
+    finally:
+        r.server.shutdown()
+        r.server.server_close()
+
+
+def spec(image: str, webhook_key: str = "webhook") -> dict[str, Any]:
+    ref = {"name": "hooks"}
+    return {
+        "tier": "dev", "aws": {"region": "us-east-1"}, "deletionPolicy": "Delete",
+        "queues": [{"name": "events"}],
+        "workloads": [{"name": "api", "image": image, "uses": ["events"]}],
+        "monitoring": {"alarms": False, "dashboard": False, "notificationTargets": [
+            {"name": "team", "slack": {"secretKeyRef": {**ref, "key": "slack"}}},
+            {"name": "audit", "webhook": {"secretKeyRef": {**ref, "key": webhook_key}}}]},
+    }
+
+
+def types(received: list[dict[str, Any]]) -> list[str]:
+    return [r["type"] for r in received]
+
+
+def test_transitions_reach_slack_and_webhook_once_across_retries_and_a_restart(
+        kube: Kube, namespace: str, operator: Operator, receiver: Receiver) -> None:
+    urls = {"slack": f"{receiver.url}/slack", "webhook": f"{receiver.url}/hook"}
+    kube.core.create_namespaced_secret(namespace, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="hooks"), string_data=urls))
+    receiver.failures["/hook"] = [500]  # the webhook's first answer: retried with backoff
+    kube.create_env(namespace, "notified", spec("example/api:1"))
+
+    def delivered(*wanted: str) -> bool:
+        return all(w in types(receiver.got("/hook")) for w in wanted) and \
+            len(receiver.got("/slack")) == len(receiver.got("/hook"))
+
+    # A first deployment has no steps: it completes (the second rollout below starts and completes).
+    wait_for(lambda: delivered("environment.ready", "rollout.completed"), 60,
+             "readiness and rollout notifications at both targets")
+    hook = receiver.got("/hook")
+    first = hook[0]
+    assert set(first) == {"id", "environment", "type", "reason", "message", "time"}
+    assert first["environment"] == {"namespace": namespace, "name": "notified"}
+    texts = [s["text"] for s in receiver.got("/slack")]
+    assert all(t.startswith(f"[{namespace}/notified] ") for t in texts)
+    assert any("rollout.completed" in t and "api:" in t for t in texts), texts
+    assert receiver.failures["/hook"] == []  # the 500 was answered, and the notification came after all
+    kube.wait_condition(namespace, "notified", "NotificationsDelivered", "True", reason="Delivered")
+
+    operator.stop()  # a restart: the ledger ConfigMap says what was sent
+    operator.start()
+    kube.patch_spec(namespace, "notified", {"workloads": [{"name": "api", "image": "example/api:2",
+                                                           "uses": ["events"]}]})
+    wait_for(lambda: types(receiver.got("/hook")).count("rollout.completed") == 2 and delivered("rollout.started"),
+             60, "the second rollout's notifications")
+    ids = [r["id"] for r in receiver.got("/hook")]
+    assert len(ids) == len(set(ids)), f"sent twice: {types(receiver.got('/hook'))}"
+    assert len(receiver.got("/slack")) == len(ids)
+
+    kube.patch_spec(namespace, "notified", {"monitoring": spec("example/api:2", webhook_key="nope")["monitoring"]})
+    env = kube.wait_condition(namespace, "notified", "NotificationsDelivered", "False", reason="DeliveryFailed")
+    message = kube.condition(env, "NotificationsDelivered")["message"]  # type: ignore[index]
+    assert "audit" in message and "spec.monitoring.notificationTargets[1].webhook.secretKeyRef.key" in message
+    assert "the Secret hooks has no key nope" in message and "team:" not in message  # the Slack target is fine
+    assert kube.condition(env, "Ready")["status"] == "True"  # type: ignore[index]
+
+    everything = json.dumps(env) + operator.log_text() + " ".join(
+        e.message or "" for e in kube.events(namespace, "notified"))
+    assert receiver.url not in everything, "a target's URL reached the status, an Event or the log"
