@@ -25,6 +25,8 @@ from .kube import owned
 from .kube.client import api
 from .memory import EnvironmentMemory, Memories
 from .migrations import gate as migrations
+from .naming import EnvironmentRef
+from .notify.sender import Sender
 from .reconcile import Environment, Outcome, finalize, reconcile, stored_status
 
 RESOURCE = (GROUP, VERSION, PLURAL)
@@ -40,6 +42,7 @@ memories = Memories()  # every environment's memory (memory.py); reconcile and f
 # objects then stay inside them. None: cluster-wide (also for patterns such as `team-*`).
 namespaces: list[str] | None = None
 _watcher: owned.Watcher | None = None
+_sender: Sender | None = None
 log = logging.getLogger("aenv")
 
 
@@ -57,10 +60,11 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Named namespaces: serve exactly those, without listing namespaces or CRDs (cluster-scoped rights).
     settings.scanning.disabled = namespaces is not None
     metrics.REMEMBERED.set_function(lambda: len(memories))
-    global _watcher
+    global _watcher, _sender
     _watcher = owned.Watcher(memories, namespaces)
     _watcher.start()
     drift.watches.start(DRIFT, lambda: drift.recorded(memories.all()), _drifted, _drift_verdict_changed)
+    _sender = Sender(memories, lambda: client.CoreV1Api(api()), lambda: client.CustomObjectsApi(api()))
 
 
 def watching() -> bool:
@@ -73,6 +77,8 @@ def stop_watching(**_: Any) -> None:
     if _watcher is not None:
         _watcher.stop()
     drift.watches.stop()
+    if _sender is not None:
+        _sender.stop()
 
 
 def _now() -> str:
@@ -83,7 +89,7 @@ def _environment(body: kopf.Body) -> Environment:
     meta = body["metadata"]
     status = memories(meta["uid"]).latest or body.get("status", {})
     return Environment(meta["namespace"], meta["name"], meta["uid"], int(meta.get("generation", 0)),
-                       body.get("spec", {}), status, meta.get("annotations", {}))
+                       body.get("spec", {}), status, meta.get("annotations", {}), meta.get("creationTimestamp"))
 
 
 def _status_patch(outcome: Outcome, stored: dict[str, Any]) -> dict[str, Any]:
@@ -129,9 +135,43 @@ def _run(body: kopf.Body, deleting: bool, aws_pass: bool = True,
 
 def _handle(body: kopf.Body, patch: kopf.Patch, deleting: bool = False, aws_pass: bool = True) -> Outcome:
     outcome, status = _run(body, deleting, aws_pass)
+    if outcome.expired:
+        _expire(body, status, outcome)
+        return outcome
     for key, value in status.items():
         patch.status[key] = value
+    _notify(body, outcome, persisted=not status)
     return outcome
+
+
+def _notify(body: kopf.Body, outcome: Outcome, persisted: bool) -> None:
+    """Hand the pass's outbox to the sender (never blocks): `persisted` when the API server holds that status."""
+    if _sender is not None:
+        meta = body["metadata"]
+        _sender.submit(EnvironmentRef(meta["namespace"], meta["name"], meta["uid"]), body.get("spec", {}),
+                       outcome.status, persisted)
+
+
+def _expire(body: kopf.Body, status: dict[str, Any], outcome: Outcome) -> None:
+    """The environment expired: its status (the Expired notification in the outbox) written first, then the
+    environment deleted; its finalizer applies the deletionPolicy."""
+    meta = body["metadata"]
+    try:
+        if status:
+            _write_status(body, status)
+        _notify(body, outcome, persisted=True)
+    except ApiException as e:  # expired all the same: only the Expired notification is lost with the write
+        log.warning("%s/%s: status not written: HTTP %s", meta["namespace"], meta["name"], e.status)
+    if meta.get("deletionTimestamp"):
+        return
+    log.info("%s/%s: expired, deleting it", meta["namespace"], meta["name"])
+    try:
+        client.CustomObjectsApi(api()).delete_namespaced_custom_object(
+            GROUP, VERSION, meta["namespace"], PLURAL, meta["name"],
+            body=client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=meta["uid"])))
+    except ApiException as e:
+        if e.status not in (404, 409):
+            raise
 
 
 @kopf.on.resume(*RESOURCE, id="reconcile-resume")
@@ -252,4 +292,6 @@ def _forget(body: kopf.Body) -> None:
     meta = body["metadata"]
     memories.forget(meta["uid"])
     migrations.forget(meta["uid"])
+    if _sender is not None:
+        _sender.forget(meta["uid"])
     metrics.forget(meta["namespace"], meta["name"])
