@@ -126,7 +126,6 @@ def _variables(prices: PriceTable) -> list[dict[str, str]]:
 def _ranked(field: str, variable: str, limit: str, ranks: tuple[str, ...]) -> dict[str, str]:
     """`field` (its tier default included) is at most the quota's `limit` in the ranking `ranks`."""
     order = _lit(list(ranks))
-    section = field.split(".")[1]
     default = (f"(has(object.{field}) ? '' : ' (the default of tier ' + {S}.tier + ')')")
     return {
         "expression": f"!has(params.spec.{limit}) || variables.{variable} == '' || "
@@ -137,7 +136,6 @@ def _ranked(field: str, variable: str, limit: str, ranks: tuple[str, ...]) -> di
                              f"' than {limit} ' + params.spec.{limit} + ' of ' + variables.quota + "
                              f"' allows in namespace ' + object.metadata.namespace",
         "reason": "Forbidden",
-        "fieldPath": f"{S}.{section}",
     }
 
 
@@ -148,7 +146,7 @@ def _validations(prices: PriceTable) -> list[dict[str, str]]:
          "messageExpression": f"'spec.tier: ' + {S}.tier + ' is not among the tiers ' + variables.quota + "
                               "' allows in namespace ' + object.metadata.namespace + ' (spec.tiers: ' + "
                               "params.spec.tiers.join(', ') + ')'",
-         "reason": "Forbidden", "fieldPath": f"{S}.tier"},
+         "reason": "Forbidden"},
         _ranked("spec.cache.nodeType", "cacheNodeType", "maxCacheNodeType", prices.cache_node_types),
         _ranked("spec.database.instanceClass", "instanceClass", "maxDatabaseInstanceClass",
                 prices.database_instance_classes),
@@ -159,12 +157,12 @@ def _validations(prices: PriceTable) -> list[dict[str, str]]:
                               f"', the rest ' + {usd('variables.otherUSD')} + ') is more than maxMonthlyUSD ' + "
                               f"{usd(limit)} + ' of ' + variables.quota + ' allows in namespace ' + "
                               "object.metadata.namespace",
-         "reason": "Forbidden", "fieldPath": S},
+         "reason": "Forbidden"},
         {"expression": "!has(params.spec.maxMonthlyUSD) || variables.unpriced == ''",
          "messageExpression": "variables.unpriced + ' has no price in aenv\\'s price table, so maxMonthlyUSD of ' + "
                               "variables.quota + ' cannot be checked: namespace ' + object.metadata.namespace + "
                               "' admits only priced environments'",
-         "reason": "Forbidden", "fieldPath": S},
+         "reason": "Forbidden"},
     ]
 
 
