@@ -1,20 +1,23 @@
 """Rollouts step on events: with the resync and the rollout safety poll ten minutes away, a canary still follows
 its ReplicaSet's ready pods step by step, each traffic update following the readiness change that met its gate
-within seconds."""
+within seconds. And what the operator keeps of an environment goes with it."""
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from aenv.local.emulator import AwsEmulator
+from aenv.local.processes import wait_for
 from aenv.rollouts.engine import routed_canary_replicas
 
 from .conftest import Operator, fresh_namespace
 from .kube import Kube
 from .test_rollouts import (
+    ENV,
     Timeline,
     canary,
     deploy,
@@ -68,3 +71,19 @@ def test_a_canary_step_follows_its_replica_set_becoming_ready(kube: Kube, unpoll
         assert routed.version > gate.version, f"weight {weight} was routed before its gate was met"
         assert routed.at - gate.at < STEP_SECONDS, (
             f"weight {weight}: {routed.at - gate.at:.1f} s from the canary's ready pods to the Ingress")
+
+
+def remembered(operator: Operator) -> float:
+    """aenv_environments_remembered, read from the operator's metrics endpoint."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=10) as r:
+        line = next(x for x in r.read().decode().splitlines() if x.startswith("aenv_environments_remembered "))
+    return float(line.split()[1])
+
+
+def test_a_deleted_environment_leaves_no_memory_in_the_operator(kube: Kube, unpolled_namespace: str,
+                                                               unpolled_operator: Operator) -> None:
+    deploy(kube, unpolled_namespace, env_spec(canary({"setWeight": 100}), replicas=1))
+    assert remembered(unpolled_operator) == 1
+    kube.delete_env(unpolled_namespace, ENV)
+    wait_for(lambda: kube.env_gone(unpolled_namespace, ENV), 60, "the environment to be deleted", interval=0.2)
+    wait_for(lambda: remembered(unpolled_operator) == 0, 10, "the operator to forget it", interval=0.2)
