@@ -243,14 +243,17 @@ def _cluster_pass(body: kopf.Body, why: str) -> None:
     meta = body["metadata"]
     log.info("%s/%s: cluster pass (%s)", meta["namespace"], meta["name"], why)
     touched = memories(meta["uid"]).take_touched()
-    _, status = _run(body, deleting=False, aws_pass=bool(touched), only=touched or None)
-    if not status:
+    outcome, status = _run(body, deleting=False, aws_pass=bool(touched), only=touched or None)
+    if outcome.expired:
+        _expire(body, status, outcome)
         return
-    try:
-        client.CustomObjectsApi(api()).patch_namespaced_custom_object_status(
-            GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], {"status": status})
-    except ApiException as e:  # the resync writes it; a deleted environment needs none
-        log.warning("%s/%s: status not written: HTTP %s", meta["namespace"], meta["name"], e.status)
+    if status:
+        try:
+            _write_status(body, status)
+        except ApiException as e:  # the resync writes it; a deleted environment needs none
+            log.warning("%s/%s: status not written: HTTP %s", meta["namespace"], meta["name"], e.status)
+            return
+    _notify(body, outcome, persisted=True)
 
 
 @kopf.daemon(*RESOURCE, id="backups")
