@@ -757,8 +757,9 @@ def test_indefinite_pause_holds_until_promote() -> None:
         decision = d.step(t)
         assert decision.actions == [] and decision.requeue_at is None
     assert d.state.phase == "Paused"
-    d.step(1_000_001, cmd("promote", "p1"))
+    promoted = d.step(1_000_001, cmd("promote", "p1"))
     assert (d.state.step, d.state.weight) == (1, 30)
+    assert "RolloutPromoted" in reasons(promoted)  # the Event a notification target hears of
 
 
 def test_promote_skips_one_step_only() -> None:

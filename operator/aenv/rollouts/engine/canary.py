@@ -107,6 +107,7 @@ def _canary_step(s: RolloutState, current: Step, ctx: _Ctx) -> tuple[RolloutStat
 
 def _pause_step(s: RolloutState, pause: Pause, ctx: _Ctx) -> tuple[RolloutState, bool]:
     if ctx.take_promote():
+        ctx.emit("RolloutPromoted", f"promoted past the pause of step {s.step + 1}/{len(ctx.steps)}")
         return s, True
     paused_at = s.paused_at or ctx.now
     if pause.duration is not None and ctx.now >= paused_at + parse_duration(pause.duration):
