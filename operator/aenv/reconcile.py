@@ -228,7 +228,13 @@ def _spec_or_none(env: Environment) -> EnvironmentSpec | None:
 
 
 def max_expiry_extension() -> timedelta:
-    return parse_duration(os.environ.get("AENV_MAX_EXPIRY_EXTENSION", "168h"))
+    """AENV_MAX_EXPIRY_EXTENSION; a value that is no duration allows no extension at all (and says so in the log)."""
+    text = os.environ.get("AENV_MAX_EXPIRY_EXTENSION", "168h")
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        log.error("AENV_MAX_EXPIRY_EXTENSION: %s: no extension is allowed", e)
+        return timedelta(0)
 
 
 def _expiry(env: Environment, spec: EnvironmentSpec, now: str) -> expiry.Expiry:

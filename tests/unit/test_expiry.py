@@ -98,3 +98,13 @@ def test_extending_an_environment_without_expiry_is_refused_once() -> None:
     e = step(spec(), at(1), request="24h:x")
     assert [x.reason for x in e.events] == ["ExtensionRefused"] and e.expires_at is None
     assert not step(spec(), at(2), e, request="24h:x").events
+
+
+def test_the_platform_maximum_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aenv.reconcile import max_expiry_extension
+
+    assert max_expiry_extension() == timedelta(hours=168)
+    monkeypatch.setenv("AENV_MAX_EXPIRY_EXTENSION", "48h")
+    assert max_expiry_extension() == timedelta(hours=48)
+    monkeypatch.setenv("AENV_MAX_EXPIRY_EXTENSION", "two days")
+    assert max_expiry_extension() == timedelta(0)  # a typo allows nothing rather than failing every pass
