@@ -42,6 +42,7 @@ class EnvironmentMemory:
     # A rollout is in progress: a readiness change of its ReplicaSets wakes a pass (kube/owned.py), so a step
     # follows its gate at once instead of at the next poll.
     rolling: bool = False
+    pods: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # per ReplicaSet: pods, ready, available
     # The notification sender's verdict per slack or webhook target: None delivered, else why not (never a URL).
     delivery: dict[str, str | None] = field(default_factory=dict)
     # When the next pass without AWS is due (a rollout's next step, a measurement, a deadline); None: no such pass.
@@ -56,6 +57,20 @@ class EnvironmentMemory:
     touched: set[str] = field(default_factory=set)
     swept_at: float | None = None
     retry_at: float | None = None
+
+    def pods_counted(self, replica_set: Mapping[str, Any], deleted: bool) -> bool:
+        """A watch reports a ReplicaSet: whether its pod counts differ from the last report (a status write that
+        changes only, say, its observedGeneration wakes no one). A deleted one is forgotten."""
+        name = (replica_set.get("metadata") or {}).get("name") or ""
+        if deleted:
+            return self.pods.pop(name, None) is not None
+        status = replica_set.get("status") or {}
+        counts = (int(status.get("replicas") or 0), int(status.get("readyReplicas") or 0),
+                  int(status.get("availableReplicas") or 0))
+        if self.pods.get(name) == counts:
+            return False
+        self.pods[name] = counts
+        return True
 
     def keep_workloads(self, names: set[str]) -> None:
         """Drop the routers of workloads the spec no longer has."""

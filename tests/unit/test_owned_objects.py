@@ -102,11 +102,16 @@ def test_a_replica_set_status_change_wakes_its_environment_only_while_a_rollout_
     rs = obj("web-abc", generation=2, rv="10", kind="ReplicaSet")
     memory.written.remember(key_of(rs), "d1", rs)
     kind = next(k for k in owned.OWNED if k.kind == "ReplicaSet")
-    more_ready = obj("web-abc", generation=2, rv="11", kind="ReplicaSet")  # the same spec, a new ready count
-    assert owned.changed(memories, kind, more_ready, deleted=False) == []  # steady: pods come and go unseen
+    def counted(rv: str, ready: int, generation_seen: int = 1) -> dict[str, Any]:  # the same spec, new status
+        return {**obj("web-abc", generation=2, rv=rv, kind="ReplicaSet"),
+                "status": {"replicas": 2, "readyReplicas": ready, "observedGeneration": generation_seen}}
+
+    assert owned.changed(memories, kind, counted("11", 1), deleted=False) == []  # steady: pods come and go unseen
     memory.rolling = True
-    assert owned.changed(memories, kind, more_ready, deleted=False) == [memory]
+    assert owned.changed(memories, kind, counted("12", 2), deleted=False) == [memory]
+    assert owned.changed(memories, kind, counted("13", 2, 2), deleted=False) == []  # the same pod counts
     assert memory.written.unchanged(key_of(rs), "d1")  # a status change is not an edit: nothing to write again
+    assert owned.changed(memories, kind, counted("14", 2), deleted=True) == [memory]  # gone: the gate changed
     service = next(k for k in owned.OWNED if k.kind == "Service")
     assert owned.changed(memories, service, obj("web", rv="3"), deleted=False) == []  # not a gate's object
 

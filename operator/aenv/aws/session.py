@@ -17,8 +17,10 @@ from botocore.config import Config
 
 from ..metrics import AWS_CALLS
 
-# "standard" retries throttling and 5xx with exponential backoff and full jitter.
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+# "standard" retries throttling and 5xx with exponential backoff and full jitter. One client serves every worker
+# thread at once: its pool keeps a connection for each (botocore's default of 10 closed the ones past it).
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30,
+                 max_pool_connections=32)
 _lock = threading.Lock()
 
 

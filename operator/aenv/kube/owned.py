@@ -9,7 +9,7 @@ Two sorts of objects are watched, each kind by one thread with one long-lived wa
   the weights in effect with the rollout's. A kind the cluster does not serve (no Gateway API) is looked for
 again every few seconds, and at once when an environment starts routing through an object of it.
 
-While an environment has a rollout in progress, every change to its ReplicaSets wakes it too, edits or not: the
+While an environment has a rollout in progress, a change to the pod counts of its ReplicaSets wakes it too: the
 ReplicaSet controller writes the count of ready pods there, and that count is what a step's gate waits for, so
 the step follows the pods at once (pods themselves are not watched: the engine reads readiness from the
 ReplicaSet, and a pass woken by a pod would still see the ReplicaSet's old count).
@@ -71,7 +71,8 @@ def changed(memories: Memories, kind: Kind, obj: Mapping[str, Any], deleted: boo
         if memory is None:
             return []
         edited = memory.written.observed(obj, deleted)  # always asked: it forgets what someone else changed
-        return [memory] if edited or (memory.rolling and kind.kind == "ReplicaSet") else []
+        counted = kind.kind == "ReplicaSet" and memory.pods_counted(obj, deleted)
+        return [memory] if edited or (memory.rolling and counted) else []
     meta = obj.get("metadata") or {}
     key = (kind.kind, meta.get("namespace") or "", meta.get("name") or "")
     return [m for m in memories.all() if key in m.routes]
