@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from .allocator import limit_arenas
+
+    limit_arenas()  # before kopf, the watches and the metrics server start their threads
     import kopf
 
     from . import handlers  # registers the handlers

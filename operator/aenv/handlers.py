@@ -256,7 +256,7 @@ def _cluster_pass(body: kopf.Body, why: str) -> None:
     _notify(body, outcome, persisted=True)
 
 
-@kopf.daemon(*RESOURCE, id="backups")
+@kopf.daemon(*RESOURCE, id="backups", when=lambda spec, **_: bool(spec.get("database")))
 async def backups_daemon(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
     """The database's backups (aenv.backups): the daily backup, `aenv backup|restore` requests (annotations,
     seen within AENV_BACKUP_POLL_SECONDS) and the restore drill. pg_dump and pg_restore run in this process."""

@@ -3,9 +3,10 @@ share one session's parsed service models."""
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client import REGISTRY
 
-from aenv import metrics
+from aenv import allocator, metrics
 from aenv.aws import session
 from aenv.memory import Memories
 
@@ -49,3 +50,10 @@ def test_clients_are_shared_per_service_region_and_endpoint_and_parse_each_model
     assert elsewhere is not sqs
     # One session: the second client reuses the model the first one parsed instead of holding its own copy.
     assert elsewhere.meta.service_model._service_description is sqs.meta.service_model._service_description
+
+
+def test_the_operator_limits_malloc_arenas_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert allocator.limit_arenas()  # glibc, as in the operator's image
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert not allocator.limit_arenas()
