@@ -25,9 +25,10 @@ if TYPE_CHECKING:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .allocator import limit_arenas
+    from .allocator import TRIM_SECONDS, limit_arenas, trim_every
 
     limit_arenas()  # before kopf, the watches and the metrics server start their threads
+    trim_every(TRIM_SECONDS, threading.Event())
     import kopf
 
     from . import handlers  # registers the handlers

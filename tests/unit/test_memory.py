@@ -3,6 +3,8 @@ share one session's parsed service models."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from prometheus_client import REGISTRY
 
@@ -57,3 +59,12 @@ def test_the_operator_limits_malloc_arenas_unless_told_otherwise(monkeypatch: py
     assert allocator.limit_arenas()  # glibc, as in the operator's image
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert not allocator.limit_arenas()
+
+
+def test_free_memory_is_trimmed_until_stopped() -> None:
+    assert isinstance(allocator.trim(), bool)
+    stop = threading.Event()
+    thread = allocator.trim_every(0.01, stop)
+    stop.set()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
