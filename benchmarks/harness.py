@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,11 +101,9 @@ def exit_on_sigterm() -> None:
 
 
 @contextmanager
-def stack(resync_seconds: int | None = 30, extra_env: dict[str, str] | None = None, nodes: int = 2,
-          aws_environ: Callable[[AwsEmulator], dict[str, str]] | None = None) -> Iterator[Stack]:
-    """`nodes` kwok nodes: each takes 110 pods, like a real node's default. The operator's AWS variables are
-    aws_environ(emulator) (by default the emulator's own: its endpoint and dummy credentials); resync_seconds None
-    leaves the operator's default resync."""
+def stack(resync_seconds: int | None = 30, extra_env: dict[str, str] | None = None, nodes: int = 2) -> Iterator[Stack]:
+    """`nodes` kwok nodes: each takes 110 pods, like a real node's default. resync_seconds None leaves the operator's
+    default."""
     workdir = Path(tempfile.mkdtemp(prefix="aenv-bench-"))
     cluster = LocalCluster(f"aenv-bench-{os.getpid()}", workdir / "kwok")
     emulator = AwsEmulator(workdir / "moto")
@@ -117,8 +115,7 @@ def stack(resync_seconds: int | None = 30, extra_env: dict[str, str] | None = No
         core = client.CoreV1Api(api)
         core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
         port = free_port()
-        aws = emulator.environ() if aws_environ is None else aws_environ(emulator)
-        env: dict[str, Any] = {**os.environ, **aws, "KUBECONFIG": str(kubeconfig),
+        env: dict[str, Any] = {**os.environ, **emulator.environ(), "KUBECONFIG": str(kubeconfig),
                                "PYTHONPATH": str(REPO / "operator"), "AENV_OIDC_ISSUER": OIDC_ISSUER,
                                **({} if resync_seconds is None else {"AENV_RESYNC_SECONDS": str(resync_seconds)}),
                                **(extra_env or {})}
