@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .api.rollout import TrafficRouting
+from .api.status import NotificationRecord
 from .dataplane import Remembered
 from .kube.apply import Written
 from .rollouts.traffic import TrafficRouter
@@ -45,6 +46,9 @@ class EnvironmentMemory:
     pods: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # per ReplicaSet: pods, ready, available
     # The notification sender's verdict per slack or webhook target: None delivered, else why not (never a URL).
     delivery: dict[str, str | None] = field(default_factory=dict)
+    # Alarm state changes read from the alarm-events queue (notify/alarms.py), by SQS message id: the notification
+    # and the receipt that deletes the message once the outbox holding it is written.
+    alarm_events: dict[str, tuple[NotificationRecord, str]] = field(default_factory=dict)
     # When the next pass without AWS is due (a rollout's next step, a measurement, a deadline); None: no such pass.
     requeue_at: datetime | None = None
     # The environment's daemon (handlers.py): `woken` runs a pass now, `rescheduled` makes it look at requeue_at.

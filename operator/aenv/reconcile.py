@@ -263,7 +263,8 @@ def _guardrails(env: Environment, spec: EnvironmentSpec, outcome: Outcome, expir
     targets = [t.name for t in notifications.hook_targets(spec) if t.name]
     if targets:
         ready = next((c.message for c in status.conditions if c.type == "Ready"), "")
-        outbox = notifications.record(status.notifications, env.ref.uid, status.phase, ready, events, now)
+        alarms = [record for record, _ in memory.alarm_events.values()]
+        outbox = notifications.record(status.notifications, env.ref.uid, status.phase, ready, events, now, alarms)
         conditions = _delivery_condition(status.conditions, targets, memory.delivery, now, env.generation)
         events += cond.transitions(env.status.conditions, [c for c in conditions if c.type == notifications.CONDITION])
         status = replace_status(status, notifications=outbox, conditions=conditions)

@@ -24,6 +24,7 @@ from kubernetes.client.rest import ApiException
 
 from aenv.api import GROUP
 from aenv.aws.elasticache_replication_group import final_snapshot_name
+from aenv.drift.settings import DEFAULT_CHANNEL
 from aenv.local.devenv import OIDC_ISSUER
 from aenv.local.emulator import AwsEmulator
 from aenv.local.processes import wait_for
@@ -476,8 +477,10 @@ def check_tags(aws: Aws, env: str, uid: str, expected: set[str]) -> None:
              if (tags.get(TAG_ENVIRONMENT), tags.get(TAG_UID)) != (env, uid)}
     assert wrong == {}
     assert expected - set(tagged) == set(), "resources the tagging API does not show with aenv's tags"
+    channel = (f":{DEFAULT_CHANNEL}", f"/{DEFAULT_CHANNEL}")  # the operator's own drift channel, no environment's
     untagged = [r["ResourceARN"] for p in aws.tagging.get_paginator("get_resources").paginate()
-                for r in p["ResourceTagMappingList"] if ":aenv-" in r["ResourceARN"] or "/aenv-" in r["ResourceARN"]]
+                for r in p["ResourceTagMappingList"] if (":aenv-" in r["ResourceARN"] or "/aenv-" in r["ResourceARN"])
+                and not r["ResourceARN"].endswith(channel)]
     assert set(untagged) <= set(tagged), "an aenv-named resource without aenv's tags"
 
 

@@ -8,14 +8,16 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
 
+from aenv.local.emulator import AwsEmulator
 from aenv.local.processes import wait_for
 
-from .conftest import Operator
+from .conftest import Operator, fresh_namespace
 from .kube import Kube
 
 
@@ -122,3 +124,52 @@ def test_transitions_reach_slack_and_webhook_once_across_retries_and_a_restart(
     everything = json.dumps(env) + operator.log_text() + " ".join(
         e.message or "" for e in kube.events(namespace, "notified"))
     assert receiver.url not in everything, "a target's URL reached the status, an Event or the log"
+
+
+@pytest.fixture(scope="module")
+def alarm_operator(tmp_path_factory: pytest.TempPathFactory, kubeconfig: Path, kube: Kube,
+                   emulator: AwsEmulator) -> Iterator[Operator]:
+    """An operator that reads the alarm-events queues every second (20 by default)."""
+    with Operator(tmp_path_factory.mktemp("alarm-operator"), kubeconfig, emulator, prefix="aenv-alarm-",
+                  env={"AENV_ALARM_POLL_SECONDS": "1"}) as op:
+        yield op
+
+
+@pytest.fixture
+def alarm_namespace(kube: Kube, emulator: AwsEmulator, alarm_operator: Operator) -> Iterator[str]:
+    emulator.reset()
+    yield from fresh_namespace(kube, alarm_operator)
+
+
+def test_an_alarm_state_change_reaches_the_webhook_through_the_alarm_topic(
+        kube: Kube, emulator: AwsEmulator, alarm_namespace: str, receiver: Receiver) -> None:
+    namespace = alarm_namespace
+    kube.core.create_namespaced_secret(namespace, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="hooks"), string_data={"webhook": f"{receiver.url}/hook"}))
+    kube.create_env(namespace, "alarmed", {
+        "tier": "dev", "aws": {"region": "us-east-1"}, "deletionPolicy": "Delete", "queues": [{"name": "events"}],
+        "monitoring": {"dashboard": False, "notificationTargets": [
+            {"name": "audit", "webhook": {"secretKeyRef": {"name": "hooks", "key": "webhook"}}}]}})
+    kube.wait_condition(namespace, "alarmed", "Ready")
+    sns, sqs = emulator.client("sns"), emulator.client("sqs")
+    topic = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(
+        f"aenv-{namespace}-alarmed-Alarms"))
+    alarm = f"aenv-{namespace}-alarmed-P1-queue-events-dead-letters"
+    sns.publish(TopicArn=topic, Message=json.dumps({
+        "AlarmName": alarm, "NewStateValue": "ALARM", "OldStateValue": "OK",
+        "NewStateReason": "Threshold Crossed: 1 datapoint [12.0] was greater than the threshold (10.0).",
+        "StateChangeTime": "2026-12-01T12:00:00.000+0000"}))
+
+    wait_for(lambda: "alarm.alarm" in types(receiver.got("/hook")), 30, "the alarm at the webhook")
+    got = next(r for r in receiver.got("/hook") if r["type"] == "alarm.alarm")
+    assert got["reason"] == alarm and "Threshold Crossed" in got["message"]
+    assert got["time"] == "2026-12-01T12:00:00Z"
+    url = sqs.get_queue_url(QueueName=f"aenv-{namespace}-alarmed-AlarmEvents")["QueueUrl"]
+
+    def drained() -> bool:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return all(v == "0" for v in attributes.values())
+
+    wait_for(drained, 30, "the alarm message deleted once its notification was written")
+    assert types(receiver.got("/hook")).count("alarm.alarm") == 1

@@ -30,10 +30,12 @@ from pydantic import ValidationError
 from ..api import GROUP, PLURAL, VERSION
 from ..api.spec import EnvironmentSpec
 from ..api.status import NotificationRecord, NotificationsStatus
+from ..aws.component import AwsTarget
 from ..memory import Memories
 from ..naming import EnvironmentRef
 from ..plan.notifications import hook_targets
 from . import ledger
+from .alarms import AlarmPoller
 from .channel import Channel, DeliveryError, Notification, post_json
 from .slack import Slack
 from .webhook import Webhook
@@ -107,23 +109,30 @@ class Sender:
         self._stopped = threading.Event()
         self._dispatcher = threading.Thread(target=self._dispatch, name="aenv-notify", daemon=True)
         self._dispatcher.start()
+        self._alarms = AlarmPoller(memories)
 
     def stop(self) -> None:
         self._stopped.set()
         self._jobs.put(None)
+        self._alarms.stop()
 
     def forget(self, uid: str) -> None:
         """The environment is gone: workers still delivering its last notifications finish them."""
         with self._lock:
             self._envs.pop(uid, None)
+        self._alarms.watch(uid, None)
 
     def submit(self, ref: EnvironmentRef, spec: Mapping[str, Any], status: Mapping[str, Any],
                persisted: bool = False) -> None:
         """After a pass: deliver what its outbox holds. Costs nothing when everything was delivered."""
         try:
-            targets = targets_of(EnvironmentSpec.model_validate(spec))
+            parsed = EnvironmentSpec.model_validate(spec)
         except ValidationError:
             return
+        targets = targets_of(parsed)
+        alarms = bool(targets) and parsed.aws.mode == "boto3" and parsed.monitoring is not None and \
+            parsed.monitoring.alarms
+        self._alarms.watch(ref.uid, AwsTarget(parsed.aws.region, parsed.aws.endpoint) if alarms else None)
         memory = self._memories.find(ref.uid)
         if not targets:
             if memory is not None:
@@ -132,7 +141,8 @@ class Sender:
         outbox = _outbox(status)
         with self._lock:
             known = self._envs.get(ref.uid)
-            failing = memory is not None and any(memory.delivery.get(t.name) for t in targets)
+            failing = memory is not None and (any(memory.delivery.get(t.name) for t in targets)
+                                              or bool(memory.alarm_events))
             sent = known.ledger if known is not None else None
             if (sent is not None and not failing and known is not None and known.targets == targets
                     and all(r.id in sent.get(t.name, ()) for t in targets for r in outbox)):
@@ -159,10 +169,12 @@ class Sender:
             env = self._envs.setdefault(job.ref.uid, _Env(job.ref))
             need_ledger = env.ledger is None
         loaded = ledger.load(self._core(), job.ref) if need_ledger else None
+        outbox = _outbox(status)
+        self._alarms.settle(job.ref.uid, [r.id for r in outbox])
         with self._lock:
             if env.ledger is None:
                 env.ledger = loaded or {}
-            env.targets, env.outbox = targets, _outbox(status)
+            env.targets, env.outbox = targets, outbox
             for t in targets:
                 worker = env.workers.get(t.name)
                 if worker is None or not worker.is_alive():

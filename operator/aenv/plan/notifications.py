@@ -46,8 +46,9 @@ def notification_id(uid: str, type_: str, reason: str, message: str, time: str) 
 
 
 def record(previous: NotificationsStatus | None, uid: str, phase: Phase | None, ready_message: str,
-           events: Sequence[Transition], now: str) -> NotificationsStatus:
-    """The outbox with this pass's notifications appended (the oldest dropped beyond OUTBOX_MAX)."""
+           events: Sequence[Transition], now: str, alarms: Sequence[NotificationRecord] = ()) -> NotificationsStatus:
+    """The outbox with this pass's notifications appended (the oldest dropped beyond OUTBOX_MAX); `alarms` are
+    made already (notify/alarms.py), each with its own id, and appended unless the outbox holds it."""
     status = previous or NotificationsStatus()
     made: list[tuple[str, str, str]] = [(TYPES[e.reason], e.reason, e.message) for e in events if e.reason in TYPES]
     health = status.health
@@ -57,10 +58,12 @@ def record(previous: NotificationsStatus | None, uid: str, phase: Phase | None, 
     elif phase == "Ready" and health != "Ready":
         made.append(("environment.ready", "Recovered" if health == "Failed" else "Ready", ready_message))
         health = "Ready"
-    if not made and health == status.health:
-        return status
     known = {n.id for n in status.outbox}
-    added = []
+    new_alarms = [a for a in alarms if a.id not in known]
+    if not made and not new_alarms and health == status.health:
+        return status
+    added = list(new_alarms)
+    known |= {a.id for a in new_alarms}
     for type_, reason, message in made:
         ident = notification_id(uid, type_, reason, message, now)
         if ident not in known:
