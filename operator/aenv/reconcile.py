@@ -353,9 +353,10 @@ def _with_drift_condition(env: Environment, outcome: Outcome, now: str) -> Outco
 
 
 def _first_start_waits_for(workloads: Sequence[WorkloadStatus], results: Sequence[cond.ComponentResult]) -> list[str]:
-    """Before any workload has pods, the components still coming (or failed): pods started earlier would miss
-    endpoints and credentials, and each that arrived later would roll them again."""
-    if any(w.stable or w.canary for w in workloads):
+    """Before the workloads were ever rolled out, the components still coming (or failed): pods started earlier
+    would miss endpoints and credentials, and each that arrived later would roll them again. Once a pass has rolled
+    them (a status per workload), never: their rollouts go on whatever the components do."""
+    if workloads:
         return []
     return sorted(r.component for r in results if r.state not in ("ready", "not-implemented")
                   and r.component != "workloads" and r.has_condition)

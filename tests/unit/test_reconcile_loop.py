@@ -466,7 +466,7 @@ def test_the_first_pods_wait_for_every_component_and_later_ones_for_none() -> No
                ComponentResult("backups", "not-implemented", "", ""), ComponentResult("database", "failed", "", ""),
                ComponentResult("spec", "failed", "InvalidSpec", "", has_condition=False)]
     assert reconcile._first_start_waits_for([], results) == ["database", "secrets"]
-    assert reconcile._first_start_waits_for([WorkloadStatus(name="api")], results) == ["database", "secrets"]
+    assert reconcile._first_start_waits_for([WorkloadStatus(name="api")], results) == []  # a first rollout goes on
     assert reconcile._first_start_waits_for([WorkloadStatus(name="api", stable="abc")], results) == []
     assert reconcile._first_start_waits_for([WorkloadStatus(name="api", canary="abc")], results) == []
     assert reconcile._first_start_waits_for([], results[:1]) == []
