@@ -33,6 +33,8 @@ class Hold:
 
     operation: str  # e.g. "CreateQueue"
     times: int = 1  # how many calls are held; later ones pass straight through
+    match: str = ""  # only calls whose request holds this text (another client may make the same call)
+    matched: int = 0  # calls of the operation that held the text, held or not
     max_seconds: float = 30.0
     seen: int = 0
     forwarded: int = 0  # held calls that reached moto (and got its answer)
@@ -64,10 +66,13 @@ class FaultProxy:
                         return f
         return None
 
-    def _should_hold(self, operation: str) -> Hold | None:
+    def _should_hold(self, operation: str, body: bytes) -> Hold | None:
         with self.lock:
             for h in self.holds:
-                if h.operation == operation and h.seen < h.times:
+                if h.operation != operation or h.match.encode() not in body:
+                    continue
+                h.matched += 1
+                if h.seen < h.times:
                     h.seen += 1
                     return h
         return None
@@ -130,7 +135,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                     status, reply, reply_headers = r.status, r.read(), r.headers.items()
             except urllib.error.HTTPError as e:
                 status, reply, reply_headers = e.code, e.read(), e.headers.items()
-            hold = proxy._should_hold(operation)
+            hold = proxy._should_hold(operation, body)
             proxy._forwarded(operation, hold)
             if hold is not None:
                 hold.released.wait(hold.max_seconds)
