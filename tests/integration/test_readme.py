@@ -54,7 +54,7 @@ EXPECTED: dict[str, tuple[str, list[str]]] = {
     "source .aenv/env": ("type -P aenv kubectl-aenv kubectl\nkubectl version --client",
                          [r"^.*/\.aenv/bin/aenv\n.*/\.aenv/bin/kubectl-aenv\n.*/\.aenv/bin/kubectl$",
                           rf"^Client Version: {re.escape(VERSIONS['K8S_VERSION'])}$"]),
-    "kubectl get aenv -A": ("", [r"^NAMESPACE\s+NAME\s+TIER\s+PHASE\s+READY\s+AGE$",
+    "kubectl get aenv -A": ("", [r"^NAMESPACE\s+NAME\s+TIER\s+PHASE\s+READY\s+EXPIRES\s+USD/MONTH\s+AGE$",
                                  rf"^{NS}\s+{NAME}\s+staging\s+Ready\s+True\s"]),
     "aenv status ": ("", STATUS),
     "kubectl aenv status ": ("", STATUS),
