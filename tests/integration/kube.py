@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from kubernetes import client
@@ -11,6 +13,16 @@ from aenv.api import GROUP, PLURAL, VERSION
 from aenv.local.processes import wait_for
 
 DEADLINE = 60.0
+
+
+def unserved_namespace(kube: Kube, prefix: str) -> Iterator[str]:
+    """A fresh namespace whose name no test operator serves (`prefix` must not match one), deleted afterwards."""
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
+    kube.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    try:
+        yield name
+    finally:
+        kube.core.delete_namespace(name)
 
 
 class Kube:

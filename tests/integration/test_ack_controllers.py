@@ -7,13 +7,12 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from kubernetes import client
 
 from aenv.local.ack import AckControllers
 from aenv.local.emulator import AwsEmulator
 
 from .ack import KEY, QUEUE, create, delete_and_wait, wait_synced
-from .kube import Kube
+from .kube import Kube, unserved_namespace
 
 pytestmark = pytest.mark.integration
 DEADLINE = 120.0
@@ -21,12 +20,7 @@ DEADLINE = 120.0
 
 @pytest.fixture
 def ack_namespace(kube: Kube, ack_controllers: AckControllers) -> Iterator[str]:
-    name = f"aenv-ack-{uuid.uuid4().hex[:8]}"
-    kube.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    try:
-        yield name
-    finally:
-        kube.core.delete_namespace(name)
+    yield from unserved_namespace(kube, "aenv-ack-")
 
 
 def test_queue_and_key_become_synced_and_exist_in_aws(kube: Kube, emulator: AwsEmulator,

@@ -1,15 +1,13 @@
 """The CRD is installed and rejects invalid resources at admission, naming the field."""
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client
 
-from .kube import Kube, rejected
+from .kube import Kube, rejected, unserved_namespace
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
 
@@ -18,12 +16,7 @@ EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
 def namespace(kube: Kube) -> Iterator[str]:
     """A namespace no operator serves: admission is the API server's alone, and nothing is made in AWS (in a whole
     run the ACK controllers are up, and an environment in mode ack would be made real and outlive the test)."""
-    name = f"aenv-admission-{uuid.uuid4().hex[:8]}"
-    kube.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    try:
-        yield name
-    finally:
-        kube.core.delete_namespace(name)
+    yield from unserved_namespace(kube, "aenv-admission-")
 
 
 def spec(**extra: Any) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from aenv.api.quota import QUOTA_CRD_FILE, QUOTA_KIND, QUOTA_PLURAL
 from aenv.cost.estimate import estimate
 from aenv.local.processes import wait_for
 
-from .kube import Kube
+from .kube import Kube, unserved_namespace
 
 REPO = Path(__file__).resolve().parents[2]
 POLICY = REPO / "charts" / "aenv" / "files" / "admission-policy.yaml"
@@ -61,12 +60,7 @@ def policy(kube: Kube) -> None:
 @pytest.fixture
 def namespace(kube: Kube, policy: None) -> Iterator[str]:
     """A namespace no operator serves: admission alone decides."""
-    name = f"aenv-quota-{uuid.uuid4().hex[:8]}"
-    kube.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    try:
-        yield name
-    finally:
-        kube.core.delete_namespace(name)
+    yield from unserved_namespace(kube, "aenv-quota-")
 
 
 def set_quota(kube: Kube, namespace: str, spec: dict[str, Any], name: str = "team") -> None:
