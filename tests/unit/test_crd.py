@@ -46,3 +46,14 @@ def test_names_columns_and_status() -> None:
     assert queues["x-kubernetes-list-type"] == "map" and queues["x-kubernetes-list-map-keys"] == ["name"]
     status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
     assert {"observedGeneration", "phase", "conditions", "queues", "resources", "connectionSecret"} <= set(status)
+
+
+def test_no_category_shadows_a_short_name() -> None:
+    # kubectl expands a category before it resolves a short name, so a category named like a short name
+    # makes `kubectl get aenv` list every kind in that category.
+    from aenv.api.quota import quota_crd
+
+    names = [c["spec"]["names"] for c in (crd.crd(), quota_crd())]
+    short = {s for n in names for s in n["shortNames"]}
+    categories = {c for n in names for c in n.get("categories", [])}
+    assert not short & categories

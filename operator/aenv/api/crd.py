@@ -78,7 +78,7 @@ def definition(kind: str, plural: str, short_names: list[str], categories: list[
             "group": GROUP,
             "scope": "Namespaced",
             "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "shortNames": short_names,
-                      "listKind": f"{kind}List", "categories": categories},
+                      "listKind": f"{kind}List", **({"categories": categories} if categories else {})},
             "versions": [{"name": VERSION, "served": True, "storage": True, **version}],
         },
     }
@@ -86,7 +86,7 @@ def definition(kind: str, plural: str, short_names: list[str], categories: list[
 
 def crd() -> dict[str, Any]:
     status = schema_of(EnvironmentStatus)
-    return definition(KIND, PLURAL, SHORT_NAMES, ["all", "aenv"], {
+    return definition(KIND, PLURAL, SHORT_NAMES, ["all"], {
         "subresources": {"status": {}},
         "additionalPrinterColumns": [
             {"name": "Tier", "type": "string", "jsonPath": ".spec.tier"},

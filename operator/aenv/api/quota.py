@@ -54,7 +54,7 @@ class QuotaSpec(ApiModel):
 
 
 def quota_crd() -> dict[str, Any]:
-    return definition(QUOTA_KIND, QUOTA_PLURAL, ["aenvquota"], ["aenv"], {
+    return definition(QUOTA_KIND, QUOTA_PLURAL, ["aenvquota"], [], {
         "additionalPrinterColumns": [
             {"name": "Tiers", "type": "string", "jsonPath": ".spec.tiers"},
             {"name": "Max-USD/Month", "type": "number", "jsonPath": ".spec.maxMonthlyUSD"},

@@ -40,6 +40,7 @@ def up(example: Path, timeout: int = 180) -> None:
                                                  else ""))
     env = environ(STATE, emulator)
     write_env(STATE, env, cluster.kubectl_path)
+    shutil.rmtree(env["KUBECACHEDIR"], ignore_errors=True)  # the CRDs applied below may have changed
 
     cluster.apply_crd(CRD, "analyticsenvironments.aenv.dev")
     cluster.apply_crd(QUOTA_CRD, "analyticsenvironmentquotas.aenv.dev")
@@ -75,10 +76,15 @@ def _start_ack(cluster: LocalCluster, emulator: AwsEmulator) -> None:
 
 
 def environ(state: Path, emulator: AwsEmulator) -> dict[str, str]:
-    """What `.aenv/env` exports: the cluster's kubeconfig, the emulator's endpoint and credentials, the OIDC issuer,
-    and the data plane's CA (the operator's data-plane checks trust it)."""
+    """What `.aenv/env` exports: the cluster's kubeconfig and kubectl's discovery cache, the emulator's endpoint and
+    credentials, the OIDC issuer, and the data plane's CA (the operator's data-plane checks trust it).
+
+    The cache is the checkout's own: kubectl keys its shared cache by host and port, and a local cluster started
+    again on a port used before would be described by another cluster's stale discovery (its CRDs' categories and
+    short names) for hours."""
     ca = {"AENV_DATA_PLANE_CA_FILE": str(emulator.ca_file)} if emulator.data_plane else {}
-    return {"KUBECONFIG": str(state / "kubeconfig"), **emulator.environ(), "AENV_OIDC_ISSUER": OIDC_ISSUER, **ca}
+    return {"KUBECONFIG": str(state / "kubeconfig"), "KUBECACHEDIR": str(state / "kube-cache"), **emulator.environ(),
+            "AENV_OIDC_ISSUER": OIDC_ISSUER, **ca}
 
 
 def write_env(state: Path, env: Mapping[str, str], kubectl: Path) -> Path:
