@@ -1,6 +1,7 @@
 """The IAM policy the operator needs in mode boto3 (`aenv iam-policy`): every AWS operation aenv makes, on resources
 named `aenv-*` where the service names resources in ARNs, and on resources carrying aenv's tags where it does not
-(KMS keys, EC2 security groups, API Gateway). Listing and describing calls take `*`: AWS does not scope them.
+(KMS keys, EC2 security groups). Resource `*` only for the calls AWS does not scope (UNSCOPED, each with why), and
+every other resource not named `aenv-*` is listed with why (NOT_NAMED).
 
 The integration suite records the operations its operators made (their aenv_aws_requests metric) and fails when an
 action they needed is missing here (tests/integration/conftest.py).
@@ -43,22 +44,75 @@ def _arn(service: str, resource: str, region: str = "*") -> str:
     return f"arn:{{p}}:{service}:{region}:{{a}}:{resource}"
 
 
+# The actions granted on Resource "*", each with why AWS allows no narrower resource for it (the service
+# authorization reference: an action without resource types takes "*" only; a list or describe call without an
+# identifier is authorized on every resource of its type, which aenv's one listing call per interval is).
+UNSCOPED = {
+    "sts:GetCallerIdentity": "no resource types: it names the caller",
+    "tag:GetResources": "no resource types: searches the account by tag (aenv's tags)",
+    "ec2:DescribeVpcs": "EC2's Describe actions take no resource-level permissions",
+    "ec2:DescribeSubnets": "EC2's Describe actions take no resource-level permissions",
+    "ec2:DescribeSecurityGroups": "EC2's Describe actions take no resource-level permissions",
+    "ec2:DescribeTags": "EC2's Describe actions take no resource-level permissions",
+    "ec2:DescribeAvailabilityZones": "EC2's Describe actions take no resource-level permissions",
+    "sqs:ListQueues": "no resource types (aenv lists with the prefix aenv-)",
+    "sns:ListTopics": "no resource types",
+    "sns:ListSubscriptions": "no resource types",
+    "kms:ListAliases": "no resource types",
+    "kms:ListKeys": "no resource types",
+    "elasticache:DescribeReplicationGroups": "a listing without an identifier: every replication group",
+    "elasticache:DescribeCacheClusters": "a listing without an identifier: every cluster",
+    "elasticache:DescribeCacheSubnetGroups": "a listing without an identifier: every subnet group",
+    "elasticache:DescribeSnapshots": "a listing without an identifier: every snapshot",
+    "elasticache:DescribeEvents": "no resource types",
+    "rds:DescribeDBInstances": "a listing without an identifier: every instance",
+    "rds:DescribeDBSubnetGroups": "a listing without an identifier: every subnet group",
+    "rds:DescribeDBSnapshots": "a listing without an identifier: every snapshot (fromSnapshot names any)",
+    "secretsmanager:ListSecrets": "no resource types (aenv lists with the name filter aenv-)",
+    "secretsmanager:GetRandomPassword": "no resource types",
+    "cloudwatch:DescribeAlarms": "a listing without alarm names: every alarm",
+    "cloudwatch:ListDashboards": "no resource types",
+    "cloudwatch:GetMetricData": "no resource types",
+    "iam:ListRoles": "no resource types",
+    "s3:ListAllMyBuckets": "no resource types",
+    "elasticloadbalancing:DescribeLoadBalancers": "ELB's Describe actions take no resource-level permissions",
+    "elasticloadbalancing:DescribeListeners": "ELB's Describe actions take no resource-level permissions",
+    "elasticloadbalancing:DescribeRules": "ELB's Describe actions take no resource-level permissions",
+    "elasticloadbalancing:DescribeTargetGroups": "ELB's Describe actions take no resource-level permissions",
+    "elasticloadbalancing:DescribeTags": "ELB's Describe actions take no resource-level permissions",
+}
+# The resources (an ARN's part after the account) granted that are not named aenv-* and carry no condition on
+# aenv's tags, each with why.
+NOT_NAMED = {
+    "vpc/*": "the VPC a security group is created in is the user's (spec.network), never aenv's",
+    "parametergroup:*": "AWS's default parameter groups, which a replication group is created with",
+    "securitygroup:*": "ElastiCache's (EC2-Classic) security groups, which CreateReplicationGroup is checked on",
+    "user:*": "ElastiCache's default user, which CreateReplicationGroup is checked on",
+    "usergroup:*": "ElastiCache's user groups, which CreateReplicationGroup is checked on",
+    "pg:*": "AWS's default DB parameter groups, which an instance is created with",
+    "og:*": "AWS's default option groups, which an instance is created with",
+    "secgrp:*": "RDS's DB security groups, which CreateDBInstance is checked on",
+    "snapshot:*": "spec.database.fromSnapshot names any snapshot of the account, only read and copied",
+    "/apis": "API Gateway's ids are generated: the collection path is where an API is created",
+    "/apis/*": "API Gateway's ids are generated: its APIs, stages and routes are paths under /apis",
+    "/domainnames": "the collection path where a custom domain name is created",
+    "/domainnames/*": "custom domain names are the user's (spec.gateway.domain), never aenv-*",
+    "/tags/*": "API Gateway tags a resource by its ARN under /tags",
+    "role/aws-service-role/elasticache.amazonaws.com/*": "ElastiCache's service-linked role, made once per account",
+    "role/aws-service-role/rds.amazonaws.com/*": "RDS's service-linked role, made once per account",
+}
+
+
+ALIAS_ACTIONS = ("kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias")
+
+
+def resource_part(arn: str) -> str:
+    """What an ARN names within its service and account: `arn:aws:rds:*:1:db:aenv-*` -> `db:aenv-*`."""
+    return arn.split(":", 5)[5]
+
+
 STATEMENTS = (
-    Statement("Read", (
-        "sts:GetCallerIdentity", "tag:GetResources",
-        "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeTags",
-        "ec2:DescribeAvailabilityZones",
-        "sqs:ListQueues", "sns:ListTopics", "sns:ListSubscriptions",
-        "kms:ListAliases", "kms:ListKeys",
-        "elasticache:DescribeReplicationGroups", "elasticache:DescribeCacheClusters",
-        "elasticache:DescribeCacheSubnetGroups", "elasticache:DescribeSnapshots", "elasticache:DescribeEvents",
-        "rds:DescribeDBInstances", "rds:DescribeDBSubnetGroups", "rds:DescribeDBSnapshots",
-        "secretsmanager:ListSecrets", "secretsmanager:GetRandomPassword",
-        "cloudwatch:DescribeAlarms", "cloudwatch:ListDashboards", "cloudwatch:GetMetricData",
-        "iam:ListRoles", "s3:ListAllMyBuckets",
-        "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeListeners",
-        "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTargetGroups",
-        "elasticloadbalancing:DescribeTags")),
+    Statement("Read", tuple(UNSCOPED)),
     Statement("Queues", (
         "sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SetQueueAttributes",
         "sqs:ListQueueTags", "sqs:TagQueue", "sqs:UntagQueue"), (_arn("sqs", NAME),)),
@@ -78,12 +132,13 @@ STATEMENTS = (
         # What the services that encrypt with the key (RDS, ElastiCache, Secrets Manager) ask of the caller.
         "kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"),
         (_arn("kms", "key/*"),), TAGGED),
-    Statement("KeyAliases", ("kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"),
-              (_arn("kms", f"alias/{NAME}"), _arn("kms", "key/*"))),
-    Statement("SecurityGroupsCreate", ("ec2:CreateSecurityGroup",),
-              (_arn("ec2", "vpc/*"), _arn("ec2", "security-group/*"))),
+    # An alias call is checked on the alias and on the key it points at: aliases have no tags, keys have aenv's.
+    Statement("KeyAliases", ALIAS_ACTIONS, (_arn("kms", f"alias/{NAME}"),)),
+    Statement("KeyAliasTargets", ALIAS_ACTIONS, (_arn("kms", "key/*"),), TAGGED),
+    Statement("SecurityGroupsCreateIn", ("ec2:CreateSecurityGroup",), (_arn("ec2", "vpc/*"),)),
+    Statement("SecurityGroupsCreate", ("ec2:CreateSecurityGroup",), (_arn("ec2", "security-group/*"),), TAGGING),
     Statement("SecurityGroupsTagOnCreate", ("ec2:CreateTags",), (_arn("ec2", "security-group/*"),),
-              {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}}),
+              {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"}, **TAGGING}),
     Statement("SecurityGroups", (
         "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress",
         "ec2:DeleteSecurityGroup", "ec2:CreateTags", "ec2:DeleteTags"), (_arn("ec2", "security-group/*"),), TAGGED),
@@ -118,6 +173,8 @@ STATEMENTS = (
         "s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload"),
         ("arn:{p}:s3:::" + NAME, "arn:{p}:s3:::" + NAME + "/*")),
     Statement("ServiceLinkedRoles", ("iam:CreateServiceLinkedRole",),
+              ("arn:{p}:iam::{a}:role/aws-service-role/elasticache.amazonaws.com/*",
+               "arn:{p}:iam::{a}:role/aws-service-role/rds.amazonaws.com/*"),
               condition={"StringEquals": {"iam:AWSServiceName": ["elasticache.amazonaws.com", "rds.amazonaws.com"]}}),
     Statement("Secrets", (
         "secretsmanager:CreateSecret", "secretsmanager:DeleteSecret", "secretsmanager:RestoreSecret",

@@ -29,15 +29,43 @@ def test_every_action_is_an_operation_of_its_service() -> None:
         assert name in model.operation_names, f"{action} is not an operation of {model.service_name}"
 
 
-def test_writes_are_scoped() -> None:
+def _on_aenv_tags(statement: iam_policy.Statement) -> bool:
+    """The statement holds only for resources that carry, or requests that give, aenv's environment tag."""
+    null = statement.condition.get("Null", {})
+    return any(null.get(k) == v for tags in (iam_policy.TAGGED, iam_policy.TAGGING) for k, v in tags["Null"].items())
+
+
+def test_resource_star_only_where_aws_scopes_nothing() -> None:
+    unconditioned = {a for s in iam_policy.STATEMENTS if s.resources == ("*",) and not _on_aenv_tags(s)
+                     for a in s.actions}
+    service_linked = {"iam:CreateServiceLinkedRole"} & unconditioned
+    assert not service_linked, "iam:CreateServiceLinkedRole is scoped to the services' role paths"
+    assert unconditioned == set(iam_policy.UNSCOPED), unconditioned ^ set(iam_policy.UNSCOPED)
+    assert all(why.strip() for why in iam_policy.UNSCOPED.values())
+    for action in iam_policy.UNSCOPED:
+        verb = action.split(":")[1]
+        assert verb.startswith(("Describe", "List", "Get")), f"{action} writes on Resource *"
+
+
+def test_every_resource_is_aenv_named_tagged_or_listed_with_why() -> None:
+    listed = set()
     for statement in iam_policy.STATEMENTS:
-        if statement.resources == ("*",):
-            reads = all(a.split(":")[1].startswith(("Describe", "List", "Get")) for a in statement.actions)
-            assert statement.condition or statement.sid == "Read", statement.sid
-            assert statement.sid != "Read" or reads, [a for a in statement.actions if "Random" not in a]
-        else:
-            assert all("aenv-" in r or statement.condition or r.endswith(("/*", "::/apis", "::/domainnames", ":*"))
-                       for r in statement.resources), statement.sid
+        for arn in statement.resources:
+            if arn == "*" or "aenv-" in arn or _on_aenv_tags(statement):
+                continue
+            part = iam_policy.resource_part(arn)
+            assert part in iam_policy.NOT_NAMED, f"{statement.sid}: {arn} is neither aenv-* nor tag-conditioned"
+            listed.add(part)
+    assert listed == set(iam_policy.NOT_NAMED), "NOT_NAMED lists resources no statement grants"
+
+
+def test_the_rendered_policy_has_no_wildcard_action_and_no_star_write(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["iam-policy"]) == 0
+    policy = json.loads(capsys.readouterr().out)
+    for statement in policy["Statement"]:
+        assert all("*" not in a for a in statement["Action"]), statement["Sid"]
+        if statement["Resource"] == "*" and "Condition" not in statement:
+            assert set(statement["Action"]) <= set(iam_policy.UNSCOPED), statement["Sid"]
 
 
 @pytest.mark.parametrize(("service", "operation", "action"), [
