@@ -18,7 +18,8 @@ BUILD_SCRIPT = REPO / "hack" / "build-control-plane.sh"
 # One controller manager and one scheduler, so no leader election: on a loaded machine a renewal that misses its
 # deadline makes either exit for good (kwokctl does not restart it), and the cluster stops making pods. The quota
 # controller recounts every quota each 15 s instead of 5 minutes: a ResourceQuota counting environments, made
-# before the controller discovered their CRD, otherwise refuses every create for minutes ("status unknown").
+# before the controller discovered their CRD, otherwise refuses every create for minutes ("status unknown"). Services
+# get a /16: the API server's default /24 runs out at about 250 (the benchmarks' 100 canaries have more).
 _CONFIG = """\
 apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokctlConfiguration
@@ -32,6 +33,9 @@ componentsPatches:
 - name: kube-scheduler
   extraArgs:
   - {key: leader-elect, value: "false"}
+- name: kube-apiserver
+  extraArgs:
+  - {key: service-cluster-ip-range, value: 10.96.0.0/16}
 """
 
 
