@@ -47,6 +47,9 @@ def pod_template(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload,
         "env": [{"name": e.name, "value": e.value} for e in w.env],
         "volumeMounts": [{"name": "connection", "mountPath": CONNECTION_MOUNT, "readOnly": True}],
         "readinessProbe": {"tcpSocket": {"port": w.port}, "periodSeconds": 5},
+        # The restricted Pod Security Standard (with the pod's below), so the pods are admitted where a namespace
+        # enforces it: no privilege escalation, no capabilities, no root user. An image must name a non-root USER.
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
     }
     if w.resources is not None:
         container["resources"] = w.resources.wire()
@@ -56,6 +59,7 @@ def pod_template(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload,
     return {
         "metadata": metadata,
         "spec": {"serviceAccountName": service_account(env), "containers": [container],
+                 "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                  "volumes": [{"name": "connection", "secret": {"secretName": secret_name(env)}}]},
     }
 
