@@ -3,6 +3,7 @@ its dead-letter queue, a topic it subscribes to), Ready, then left alone while C
 
     PYTHONPATH=operator python benchmarks/idle_requests.py                      # 100 environments, ~10 minutes
     PYTHONPATH=operator python benchmarks/idle_requests.py --environments 20 --sweep-seconds 60   # ~3 minutes
+    PYTHONPATH=operator python benchmarks/idle_requests.py --monitoring     # with alarms, a dashboard and a webhook
 
 An hour's sweep is compressed: the operator sweeps every --sweep-seconds, its batch listings live for the same
 fraction of their default (30 s of 3600 s), and the figure for the default hourly sweep is the measured cost of one
@@ -22,7 +23,8 @@ from pathlib import Path
 
 import boto3
 import yaml
-from harness import stack
+from harness import NAMESPACE, stack
+from kubernetes import client
 
 from aenv.drift.events import DETAIL_TYPE
 from aenv.drift.settings import DEFAULT_CHANNEL, DEFAULT_SWEEP_SECONDS
@@ -34,6 +36,9 @@ CHANNEL_OPERATIONS = {"sqs.ReceiveMessage", "sqs.DeleteMessageBatch"}  # the eve
 SPEC = {"tier": "dev", "aws": {"region": REGION},
         "queues": [{"name": "events", "deadLetter": {"maxReceiveCount": 5}}],
         "topics": [{"name": "alerts", "subscribers": ["events"]}]}
+# --monitoring: the alarms, a dashboard, and a webhook target, which has the alarms' state changes notified
+MONITORING = {"dashboard": True, "notificationTargets": [
+    {"name": "audit", "webhook": {"secretKeyRef": {"name": "hooks", "key": "url"}}}]}
 
 
 def main() -> None:
@@ -42,6 +47,7 @@ def main() -> None:
     p.add_argument("--sweep-seconds", type=float, default=120.0, help="the compressed sweep interval")
     p.add_argument("--sweeps", type=int, default=2, help="how many sweep intervals to measure")
     p.add_argument("--timeout", type=int, default=1800)
+    p.add_argument("--monitoring", action="store_true", help="environments with alarms, a dashboard and a webhook")
     args = p.parse_args()
 
     compress = args.sweep_seconds / DEFAULT_SWEEP_SECONDS
@@ -49,8 +55,12 @@ def main() -> None:
            "AENV_LISTING_SECONDS": str(max(0.5, LISTING_DEFAULT_SECONDS * compress))}
     template = Path(tempfile.mkdtemp(prefix="aenv-idle-")) / "env.yaml"
     template.write_text(yaml.safe_dump({"apiVersion": "aenv.dev/v1alpha1", "kind": "AnalyticsEnvironment",
-                                        "metadata": {"name": "t"}, "spec": SPEC}))
+                                        "metadata": {"name": "t"},
+                                        "spec": {**SPEC, "monitoring": MONITORING} if args.monitoring else SPEC}))
     with stack(int(args.sweep_seconds), extra_env=env, nodes=2) as s:
+        if args.monitoring:  # nothing listens there: a failed delivery costs no AWS request
+            s.core.create_namespaced_secret(NAMESPACE, client.V1Secret(
+                metadata=client.V1ObjectMeta(name="hooks"), string_data={"url": "http://127.0.0.1:9/hook"}))
         s.create(args.environments, template)
         took = s.wait_ready(args.environments, args.timeout)
         print(f"{args.environments} environments Ready in {took:.1f} s")

@@ -63,8 +63,10 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     global _watcher, _sender
     _watcher = owned.Watcher(memories, namespaces)
     _watcher.start()
-    drift.watches.start(DRIFT, lambda: drift.recorded(memories.all()), _drifted, _drift_verdict_changed)
-    _sender = Sender(memories, lambda: client.CoreV1Api(api()), lambda: client.CustomObjectsApi(api()))
+    _sender = Sender(memories, lambda: client.CoreV1Api(api()), lambda: client.CustomObjectsApi(api()),
+                     delete_alarm_messages=drift.watches.delete)
+    drift.watches.start(DRIFT, lambda: drift.recorded(memories.all()), _drifted, _drift_verdict_changed,
+                        alarm=_sender.alarms.take)
 
 
 def watching() -> bool:

@@ -46,8 +46,8 @@ class EnvironmentMemory:
     pods: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # per ReplicaSet: pods, ready, available
     # The notification sender's verdict per slack or webhook target: None delivered, else why not (never a URL).
     delivery: dict[str, str | None] = field(default_factory=dict)
-    # Alarm state changes read from the alarm-events queue (notify/alarms.py), by SQS message id: the notification
-    # and the receipt that deletes the message once the outbox holding it is written.
+    # Alarm state changes from the event queue (notify/alarms.py), by event id: the notification and the receipt
+    # that deletes the message once the outbox holding it is written.
     alarm_events: dict[str, tuple[NotificationRecord, str]] = field(default_factory=dict)
     # When the next pass without AWS is due (a rollout's next step, a measurement, a deadline); None: no such pass.
     requeue_at: datetime | None = None

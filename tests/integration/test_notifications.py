@@ -126,12 +126,15 @@ def test_transitions_reach_slack_and_webhook_once_across_retries_and_a_restart(
     assert receiver.url not in everything, "a target's URL reached the status, an Event or the log"
 
 
+ALARM_CHANNEL = "aenv-alarm-test"
+
+
 @pytest.fixture(scope="module")
 def alarm_operator(tmp_path_factory: pytest.TempPathFactory, kubeconfig: Path, kube: Kube,
                    emulator: AwsEmulator) -> Iterator[Operator]:
-    """An operator that reads the alarm-events queues every second (20 by default)."""
+    """An operator with its own event channel: the suite's other operators consume theirs."""
     with Operator(tmp_path_factory.mktemp("alarm-operator"), kubeconfig, emulator, prefix="aenv-alarm-",
-                  env={"AENV_ALARM_POLL_SECONDS": "1"}) as op:
+                  env={"AENV_DRIFT_CHANNEL": ALARM_CHANNEL}) as op:
         yield op
 
 
@@ -141,7 +144,7 @@ def alarm_namespace(kube: Kube, emulator: AwsEmulator, alarm_operator: Operator)
     yield from fresh_namespace(kube, alarm_operator)
 
 
-def test_an_alarm_state_change_reaches_the_webhook_through_the_alarm_topic(
+def test_an_alarm_state_change_reaches_the_webhook_through_aenvs_event_rule(
         kube: Kube, emulator: AwsEmulator, alarm_namespace: str, receiver: Receiver) -> None:
     namespace = alarm_namespace
     kube.core.create_namespaced_secret(namespace, client.V1Secret(
@@ -151,20 +154,24 @@ def test_an_alarm_state_change_reaches_the_webhook_through_the_alarm_topic(
         "monitoring": {"dashboard": False, "notificationTargets": [
             {"name": "audit", "webhook": {"secretKeyRef": {"name": "hooks", "key": "webhook"}}}]}})
     kube.wait_condition(namespace, "alarmed", "Ready")
-    sns, sqs = emulator.client("sns"), emulator.client("sqs")
-    topic = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(
-        f"aenv-{namespace}-alarmed-Alarms"))
+    events, sqs = emulator.client("events"), emulator.client("sqs")
+    wait_for(lambda: ALARM_CHANNEL in [r["Name"] for r in events.list_rules(NamePrefix=ALARM_CHANNEL)["Rules"]]
+             and events.list_targets_by_rule(Rule=ALARM_CHANNEL)["Targets"], 30, "aenv's event rule and its queue")
     alarm = f"aenv-{namespace}-alarmed-P1-queue-events-dead-letters"
-    sns.publish(TopicArn=topic, Message=json.dumps({
-        "AlarmName": alarm, "NewStateValue": "ALARM", "OldStateValue": "OK",
-        "NewStateReason": "Threshold Crossed: 1 datapoint [12.0] was greater than the threshold (10.0).",
-        "StateChangeTime": "2026-12-01T12:00:00.000+0000"}))
+    change = {"alarmName": alarm, "previousState": {"value": "OK"}, "state": {
+        "value": "ALARM", "reason": "Threshold Crossed: 1 datapoint [12.0] was greater than the threshold (10.0).",
+        "timestamp": "2026-12-01T12:00:00.000+0000"}}
+    # What CloudWatch sends EventBridge (moto's alarms send nothing; a test may send an aws.* source)
+    sent = events.put_events(Entries=[{"Source": "aws.cloudwatch", "DetailType": "CloudWatch Alarm State Change",
+                                       "Resources": [f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm}"],
+                                       "Detail": json.dumps(change)}])
+    assert sent["FailedEntryCount"] == 0
 
     wait_for(lambda: "alarm.alarm" in types(receiver.got("/hook")), 30, "the alarm at the webhook")
     got = next(r for r in receiver.got("/hook") if r["type"] == "alarm.alarm")
     assert got["reason"] == alarm and "Threshold Crossed" in got["message"]
     assert got["time"] == "2026-12-01T12:00:00Z"
-    url = sqs.get_queue_url(QueueName=f"aenv-{namespace}-alarmed-AlarmEvents")["QueueUrl"]
+    url = sqs.get_queue_url(QueueName=ALARM_CHANNEL)["QueueUrl"]
 
     def drained() -> bool:
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
@@ -173,3 +180,4 @@ def test_an_alarm_state_change_reaches_the_webhook_through_the_alarm_topic(
 
     wait_for(drained, 30, "the alarm message deleted once its notification was written")
     assert types(receiver.got("/hook")).count("alarm.alarm") == 1
+    assert not sqs.list_queues(QueueNamePrefix=f"aenv-{namespace}-alarmed-AlarmEvents").get("QueueUrls")

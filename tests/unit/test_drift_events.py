@@ -81,9 +81,10 @@ def test_tokens_of_urls_and_arns() -> None:
     assert tokens("arn:aws:sns:us-east-1:1:aenv-t") == {"arn:aws:sns:us-east-1:1:aenv-t", "aenv-t"}
 
 
-def test_the_rule_matches_cloudtrail_events_of_every_managed_service() -> None:
+def test_the_rule_matches_cloudtrail_events_of_every_managed_service_and_alarm_changes() -> None:
     pattern = rule_pattern()
-    assert pattern["detail-type"] == [DETAIL_TYPE]
+    assert pattern["detail-type"] == [DETAIL_TYPE, "CloudWatch Alarm State Change"]
+    assert "aws.cloudwatch" in pattern["source"]
     assert {"aws.sqs", "aws.rds", "aws.elasticache", "aws.iam", "aws.s3", "aws.apigateway"} <= set(pattern["source"])
     assert pattern["source"] == list(SOURCES)
 

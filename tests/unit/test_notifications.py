@@ -1,5 +1,7 @@
 """Which transitions become notifications, their ids, the outbox; the payloads of each target kind."""
 
+import json
+
 from aenv.api import EnvironmentSpec
 from aenv.api.status import NotificationRecord
 from aenv.notify.channel import Notification
@@ -72,37 +74,39 @@ def test_backoff_doubles_up_to_its_cap() -> None:
     assert all(0.9 * min(10, 2 ** i) <= r.delay(i) <= 1.1 * min(10, 2 ** i) for i in range(8))
 
 
-def test_alarm_documents_become_notifications_with_the_message_id_in_their_id() -> None:
+ALARM_EVENT = {
+    "version": "0", "id": "e-1", "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
+    "resources": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:aenv-team-a-defi-P1-queue-events-dead-letters"],
+    "detail": {"alarmName": "aenv-team-a-defi-P1-queue-events-dead-letters",
+               "state": {"value": "ALARM", "reason": "Threshold Crossed: 1 datapoint [12.0] was greater than 10.0",
+                         "timestamp": "2026-12-01T12:00:00.000+0000"},
+               "previousState": {"value": "OK"}}}
+
+
+def test_alarm_state_changes_become_notifications_with_the_event_id_in_their_id() -> None:
+    from aenv.drift.events import parse_alarm
     from aenv.notify.alarms import notification_of
 
-    body = ('{"AlarmName": "aenv-team-a-defi-P1-queue-events-dead-letters", "NewStateValue": "ALARM", '
-            '"NewStateReason": "Threshold Crossed: 1 datapoint [12.0] was greater than 10.0", '
-            '"StateChangeTime": "2026-12-01T12:00:00.000+0000"}')
-    n = notification_of("m-1", body)
-    assert n is not None and (n.type, n.reason, n.time) == (
+    change = parse_alarm(json.dumps(ALARM_EVENT))
+    assert change is not None
+    n = notification_of(change)
+    assert (n.type, n.reason, n.time) == (
         "alarm.alarm", "aenv-team-a-defi-P1-queue-events-dead-letters", "2026-12-01T12:00:00Z")
-    assert "Threshold Crossed" in n.message and n.id == notification_of("m-1", body).id  # type: ignore[union-attr]
-    assert notification_of("m-2", body).id != n.id  # type: ignore[union-attr]
-    assert notification_of("m-3", "not json") is None and notification_of("m-4", '{"Type": "x"}') is None
+    assert "Threshold Crossed" in n.message and n.id == notification_of(change).id
+    again = parse_alarm(json.dumps({**ALARM_EVENT, "id": "e-2"}))
+    assert again is not None and notification_of(again).id != n.id
+    assert parse_alarm("not json") is None and parse_alarm('{"detail-type": "AWS API Call via CloudTrail"}') is None
+    assert parse_alarm(json.dumps({**ALARM_EVENT, "detail": {"alarmName": "x"}})) is None
     once = record(None, "uid", None, "", [], NOW, [n])
     assert [x.type for x in once.outbox] == ["alarm.alarm"]
     assert record(once, "uid", None, "", [], NOW, [n]) == once  # read again after a crash: still one
 
 
-def test_the_alarm_topic_feeds_a_queue_only_for_slack_and_webhook_targets() -> None:
-    from aenv.naming import EnvironmentRef
-    from aenv.plan import monitoring
+def test_an_alarm_state_change_goes_to_the_environment_owning_the_alarm() -> None:
+    from aenv.drift.events import Index, Recorded
 
-    env = EnvironmentRef("team-a", "defi", "uid")
-    base = {"tier": "dev", "aws": {"region": "us-east-1"}, "queues": [{"name": "events"}]}
-    emails = EnvironmentSpec.model_validate({**base, "monitoring": {"notificationTargets": [
-        {"email": "ops@example.com"}]}})
-    assert not [d for d in monitoring.plan(env, emails) if d.key.startswith(monitoring.ALARM_EVENTS)]
-    hooks = EnvironmentSpec.model_validate({**base, "monitoring": {"notificationTargets": [
-        {"name": "audit", "webhook": {"secretKeyRef": {"name": "hooks", "key": "url"}}}]}})
-    planned = {d.key: d for d in monitoring.plan(env, hooks)}
-    queue = planned[monitoring.ALARM_EVENTS]
-    assert queue.kind == "sqs.queue" and queue.name == "aenv-team-a-defi-AlarmEvents"
-    subscription = planned["monitoring/topic/subscription/alarm-events"]
-    assert subscription.params["raw_message_delivery"] is True
-    assert planned[f"{monitoring.ALARM_EVENTS}/policy"].params["source_arn/alarms"].key == "monitoring/topic"
+    index = Index([Recorded("uid-1", [("monitoring/alarm/queue/events/dead-letters",
+                                       "aenv-team-a-defi-P1-queue-events-dead-letters")], {}),
+                   Recorded("uid-2", [("queue/events", "aenv-team-a-other-events")], {})])
+    assert index.named("aenv-team-a-defi-P1-queue-events-dead-letters") == {"uid-1"}
+    assert index.named("aenv-team-a-gone-P1-queue-events-depth") == set()

@@ -68,10 +68,10 @@ class EventChannel:
                                        WaitTimeSeconds=RECEIVE_WAIT_SECONDS)
         return [Message(m["Body"], m["ReceiptHandle"]) for m in got.get("Messages", [])]
 
-    def delete(self, messages: list[Message]) -> None:
-        if messages and self.url:
+    def delete(self, receipts: list[str]) -> None:
+        for first in range(0, len(receipts) if self.url else 0, RECEIVE_MAX):  # ten entries a batch at most
             self.sqs.delete_message_batch(QueueUrl=self.url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m.receipt} for i, m in enumerate(messages)])
+                {"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipts[first:first + RECEIVE_MAX])])
 
     def probe(self) -> None:
         """A harmless change of aenv's own, which CloudTrail records and the rule matches (TagQueue)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 DETAIL_TYPE = "AWS API Call via CloudTrail"
+ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"  # sent by CloudWatch itself, with or without a trail
 # The services whose resources aenv manages, as EventBridge sources.
 SERVICES = ("sqs", "sns", "elasticache", "rds", "kms", "secretsmanager", "apigateway", "cloudwatch", "iam", "ec2",
             "s3")
@@ -27,8 +28,9 @@ _ID_FIELDS = ("id", "api_id", "key_id", "group_id", "arn", "url", "queue_url")
 
 
 def rule_pattern() -> dict[str, list[str]]:
-    """The EventBridge event pattern: the CloudTrail management events of the services aenv manages."""
-    return {"source": list(SOURCES), "detail-type": [DETAIL_TYPE]}
+    """The EventBridge event pattern: the CloudTrail management events of the services aenv manages, and the
+    alarms' state changes (source aws.cloudwatch) for the notification targets."""
+    return {"source": list(SOURCES), "detail-type": [DETAIL_TYPE, ALARM_DETAIL_TYPE]}
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,34 @@ def parse(body: str) -> Event | None:
         found |= tokens(value)
     return Event(str(doc.get("source", "")), str(detail.get("eventName", "")),
                  principal if isinstance(principal, str) else None, frozenset(found))
+
+
+@dataclass(frozen=True)
+class AlarmChange:
+    """What aenv reads of one CloudWatch alarm state change."""
+
+    id: str  # the EventBridge event's id: the same on every delivery of the one change
+    alarm: str
+    state: str  # OK, ALARM, INSUFFICIENT_DATA
+    reason: str
+    time: str  # as CloudWatch writes it: 2026-12-01T12:00:00.000+0000
+
+
+def parse_alarm(body: str) -> AlarmChange | None:
+    """The alarm state change an EventBridge message carries; None for anything else."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or doc.get("detail-type") != ALARM_DETAIL_TYPE:
+        return None
+    detail, event_id = doc.get("detail"), doc.get("id")
+    state = detail.get("state") if isinstance(detail, dict) else None
+    if not isinstance(detail, dict) or not isinstance(state, dict) or not isinstance(event_id, str) \
+            or not isinstance(detail.get("alarmName"), str) or not isinstance(state.get("value"), str):
+        return None
+    return AlarmChange(event_id, detail["alarmName"], state["value"], str(state.get("reason", "")),
+                       str(state.get("timestamp", "")))
 
 
 def _strings(value: Any, depth: int = 0) -> Iterator[str]:
@@ -125,6 +155,10 @@ class Index:
             for uid, key in self._by_token.get(token, ()):
                 out.setdefault(uid, set()).add(key)
         return out
+
+    def named(self, name: str) -> set[str]:
+        """The environments (by uid) that own a resource of this AWS name."""
+        return {uid for uid, _ in self._by_token.get(name, ())} if name.startswith("aenv-") else set()
 
     def __len__(self) -> int:
         return len(self._by_token)

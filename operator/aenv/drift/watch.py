@@ -1,7 +1,9 @@
 """The operator's drift channels: per AWS account and region that a mode boto3 environment uses, one thread that
 keeps aenv's EventBridge rule and queue (aws/event_channel.py), long-polls the queue and hands each event's
 environments the keys of the resources it names (`route`); and the verdict on whether events arrive (health.py),
-which sets each environment's sweep interval and its DriftDetection condition."""
+which sets each environment's sweep interval and its DriftDetection condition. The same queue carries the alarms'
+state changes: each goes to the environment owning the alarm (`alarm`), which deletes the message once its
+notification is safe (`Watches.delete`)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from ..aws.component import AwsTarget
 from ..aws.errors import AwsError, classify
 from ..aws.event_channel import EventChannel, Message, gone
 from ..metrics import DRIFT_EVENTS
-from .events import Index, Recorded, parse
+from .events import AlarmChange, Index, Recorded, parse, parse_alarm
 from .health import Health, Verdict
 from .settings import Settings
 
@@ -24,18 +26,26 @@ BACKOFF_MAX_SECONDS = 300.0
 
 Route = Callable[[Mapping[str, set[str]]], None]  # environment uid -> the keys of its resources an event names
 Changed = Callable[[], None]  # a verdict changed: the environments' conditions follow
+# An alarm changed state: (environment uid, the change, the message's receipt) -> whether the environment keeps the
+# message, to delete it once its notification is written; a message not kept is deleted at once.
+AlarmRoute = Callable[[str, AlarmChange, str], bool]
+
+
+def _no_alarms(uid: str, change: AlarmChange, receipt: str) -> bool:
+    return False
 
 
 class Channel(threading.Thread):
     """One account and region: the queue consumed, bounded (ten messages a request), each message deleted once
-    handled (or found to be no CloudTrail event)."""
+    handled (or found to be no event aenv reads), an alarm's when its environment says so."""
 
     def __init__(self, target: AwsTarget, settings: Settings, recorded: Callable[[], Iterable[Recorded]],
-                 route: Route, changed: Changed, clock: Callable[[], float] = time.monotonic) -> None:
+                 route: Route, changed: Changed, clock: Callable[[], float] = time.monotonic,
+                 alarm: AlarmRoute = _no_alarms) -> None:
         super().__init__(name=f"drift-{target.region}", daemon=True)
         self.channel = EventChannel(target, settings.channel)
         self.health = Health(settings, target.region)
-        self.recorded, self.route, self.changed, self.clock = recorded, route, changed, clock
+        self.recorded, self.route, self.changed, self.clock, self.alarm = recorded, route, changed, clock, alarm
         self.caller: str | None = None
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -79,12 +89,25 @@ class Channel(threading.Thread):
                 self.health.probed_at = self.clock()
         messages = self.channel.receive()
         if messages:
-            self._handle(messages)
-            self.channel.delete(messages)
+            kept = self._handle(messages)
+            self.channel.delete([m.receipt for m in messages if m.receipt not in kept])
 
-    def _handle(self, messages: list[Message]) -> None:
+    def _handle(self, messages: list[Message]) -> set[str]:
+        """Route the events; the receipts of the alarm messages their environments keep."""
         index: Index | None = None
+        kept: set[str] = set()
         for m in messages:
+            change = parse_alarm(m.body)
+            if change is not None:
+                index = index or Index(self.recorded())
+                alarmed = index.named(change.alarm)
+                DRIFT_EVENTS.labels("alarm" if alarmed else "unowned").inc()
+                taken = [uid for uid in sorted(alarmed) if self.alarm(uid, change, m.receipt)]
+                log.info("alarm %s is %s: %s", change.alarm, change.state,
+                         f"notified by {', '.join(taken)}" if taken else "no environment notifies it")
+                if taken:
+                    kept.add(m.receipt)
+                continue
             event = parse(m.body)
             if event is None:
                 DRIFT_EVENTS.labels("ignored").inc()
@@ -101,6 +124,7 @@ class Channel(threading.Thread):
                 log.info("drift event %s %s names %s", event.source, event.name,
                          ", ".join(f"{uid}: {', '.join(sorted(keys))}" for uid, keys in owners.items()))
                 self.route(owners)
+        return kept
 
 
 class Watches:
@@ -114,11 +138,13 @@ class Watches:
         self._recorded: Callable[[], Iterable[Recorded]] = list
         self._route: Route = lambda _: None
         self._changed: Changed = lambda: None
+        self._alarm: AlarmRoute = _no_alarms
 
     def start(self, settings: Settings, recorded: Callable[[], Iterable[Recorded]], route: Route,
-              changed: Changed) -> None:
+              changed: Changed, alarm: AlarmRoute = _no_alarms) -> None:
         with self._lock:
             self.settings, self._recorded, self._route, self._changed = settings, recorded, route, changed
+            self._alarm = alarm
             self._started = True
 
     def stop(self) -> None:
@@ -135,9 +161,17 @@ class Watches:
             return
         with self._lock:
             if self._started and target not in self._channels:
-                channel = Channel(target, self.settings, self._recorded, self._route, self._changed)
+                channel = Channel(target, self.settings, self._recorded, self._route, self._changed,
+                                  alarm=self._alarm)
                 self._channels[target] = channel
                 channel.start()
+
+    def delete(self, target: AwsTarget, receipts: list[str]) -> None:
+        """Delete messages an environment kept (alarm state changes whose notifications are written)."""
+        with self._lock:
+            channel = self._channels.get(target)
+        if channel is not None:
+            channel.channel.delete(receipts)
 
     def verdict(self, spec: Mapping[str, Any]) -> Verdict | None:
         """Whether events arrive for the environment's account and region; None when aenv does not watch them

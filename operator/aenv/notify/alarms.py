@@ -1,42 +1,28 @@
-"""CloudWatch alarm state changes for the Slack and webhook targets: the alarm topic delivers each one to the
-environment's alarm-events queue (plan/monitoring.py), which this thread reads. A message becomes a notification
-in the memory (the next pass puts it in the outbox, under an id made from the SQS message id) and is deleted from
-the queue once the API server holds that outbox: a crash in between leaves it to be read again, and its id is the
-same, so it is notified once."""
+"""CloudWatch alarm state changes for the Slack and webhook targets. CloudWatch sends each change to EventBridge,
+where aenv's rule delivers it to the operator's event queue (drift/watch.py) together with the CloudTrail events;
+the channel hands it to the environment owning the alarm. A change becomes a notification in the memory (the next
+pass puts it in the outbox, under an id made from the event's id) and its message is deleted once the API server
+holds that outbox: a crash in between leaves it to be read again, with the same id, so it is notified once."""
 
 from __future__ import annotations
 
 import hashlib
-import json
-import logging
-import os
 import threading
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable
 
 from ..api.status import NotificationRecord
-from ..aws import session
 from ..aws.component import AwsTarget
+from ..drift.events import AlarmChange
 from ..memory import Memories
-from ..plan.monitoring import ALARM_EVENTS
 
-POLL_SECONDS = float(os.environ.get("AENV_ALARM_POLL_SECONDS", "20"))
-log = logging.getLogger("aenv.notify")
+Delete = Callable[[AwsTarget, list[str]], None]  # delete these messages from the channel of that account and region
 
 
-def notification_of(message_id: str, body: str) -> NotificationRecord | None:
-    """CloudWatch's alarm document (raw delivery) -> alarm.<state>; None for anything else."""
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(doc, dict) or "AlarmName" not in doc or "NewStateValue" not in doc:
-        return None
-    state = str(doc["NewStateValue"])
+def notification_of(change: AlarmChange) -> NotificationRecord:
+    """alarm.<state>, its id the same for every delivery of the one change."""
     return NotificationRecord(
-        id=hashlib.sha256(f"alarm\n{message_id}".encode()).hexdigest()[:20], type=f"alarm.{state.lower()}",
-        reason=str(doc["AlarmName"])[:1024], message=str(doc.get("NewStateReason", ""))[:4096],
-        time=_rfc3339(str(doc.get("StateChangeTime", ""))))
+        id=hashlib.sha256(f"alarm\n{change.id}".encode()).hexdigest()[:20], type=f"alarm.{change.state.lower()}",
+        reason=change.alarm[:1024], message=change.reason[:4096], time=_rfc3339(change.time))
 
 
 def _rfc3339(text: str) -> str:
@@ -44,62 +30,44 @@ def _rfc3339(text: str) -> str:
     return text[:19] + "Z" if len(text) >= 19 else text
 
 
-class AlarmPoller:
-    def __init__(self, memories: Memories) -> None:
-        self._memories = memories
-        self._sources: dict[str, AwsTarget] = {}  # uid -> where its queue is
+class Alarms:
+    """The environments that notify alarm state changes (mode boto3, alarms on, a Slack or webhook target), and
+    the messages each holds until its outbox is written."""
+
+    def __init__(self, memories: Memories, delete: Delete) -> None:
+        self._memories, self._delete = memories, delete
+        self._targets: dict[str, AwsTarget] = {}  # uid -> the account and region of its channel
         self._lock = threading.Lock()
-        self._stopped = threading.Event()
-        threading.Thread(target=self._run, name="aenv-alarms", daemon=True).start()
 
     def watch(self, uid: str, target: AwsTarget | None) -> None:
         with self._lock:
             if target is None:
-                self._sources.pop(uid, None)
+                self._targets.pop(uid, None)
             else:
-                self._sources[uid] = target
+                self._targets[uid] = target
 
-    def stop(self) -> None:
-        self._stopped.set()
+    def take(self, uid: str, change: AlarmChange, receipt: str) -> bool:
+        """From the channel's thread: keep the change for the environment's next pass; False when it does not
+        notify alarms (the message is then deleted)."""
+        with self._lock:
+            watched = uid in self._targets
+        memory = self._memories.find(uid)
+        if not watched or memory is None:
+            return False
+        memory.alarm_events[change.id] = (notification_of(change), receipt)
+        memory.wake()
+        return True
 
     def settle(self, uid: str, outbox: Iterable[str]) -> None:
         """Delete the messages whose notifications the API server holds."""
-        memory, target = self._memories.find(uid), self._sources.get(uid)
+        with self._lock:
+            target = self._targets.get(uid)
+        memory = self._memories.find(uid)
         if memory is None or target is None:
             return
         held = set(outbox)
-        url = (memory.outputs or {}).get(ALARM_EVENTS, {}).get("url")
-        for message_id, (record, receipt) in list(memory.alarm_events.items()):
-            if record.id in held and url:
-                session.client("sqs", target.region, target.endpoint).delete_message(QueueUrl=url,
-                                                                                     ReceiptHandle=receipt)
-                memory.alarm_events.pop(message_id, None)
-
-    def _run(self) -> None:
-        while not self._stopped.wait(POLL_SECONDS):
-            with self._lock:
-                sources = dict(self._sources)
-            for uid, target in sources.items():
-                try:
-                    self._poll(uid, target)
-                except Exception as e:  # noqa: BLE001 - the next round tries again
-                    log.warning("alarm events of %s: %s", uid, e)
-
-    def _poll(self, uid: str, target: AwsTarget) -> None:
-        memory = self._memories.find(uid)
-        url = (memory.outputs or {}).get(ALARM_EVENTS, {}).get("url") if memory is not None else None
-        if memory is None or not url:
-            return
-        sqs = session.client("sqs", target.region, target.endpoint)
-        messages: list[Mapping[str, Any]] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
-            "Messages", [])
-        found = False
-        for m in messages:
-            record = notification_of(m["MessageId"], m.get("Body", ""))
-            if record is None:  # not an alarm: nothing to tell anyone
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-                continue
-            memory.alarm_events[m["MessageId"]] = (record, m["ReceiptHandle"])
-            found = True
-        if found:
-            memory.wake()
+        done = [event_id for event_id, (record, _) in list(memory.alarm_events.items()) if record.id in held]
+        if done:
+            self._delete(target, [memory.alarm_events[event_id][1] for event_id in done])
+            for event_id in done:
+                memory.alarm_events.pop(event_id, None)

@@ -35,7 +35,7 @@ from ..memory import Memories
 from ..naming import EnvironmentRef
 from ..plan.notifications import hook_targets
 from . import ledger
-from .alarms import AlarmPoller
+from .alarms import Alarms, Delete
 from .channel import Channel, DeliveryError, Notification, post_json
 from .slack import Slack
 from .webhook import Webhook
@@ -100,7 +100,8 @@ class _Job:
 
 class Sender:
     def __init__(self, memories: Memories, core: Callable[[], client.CoreV1Api],
-                 custom: Callable[[], client.CustomObjectsApi], retry: Retry | None = None) -> None:
+                 custom: Callable[[], client.CustomObjectsApi], retry: Retry | None = None,
+                 delete_alarm_messages: Delete = lambda target, receipts: None) -> None:
         self._memories, self._core, self._custom = memories, core, custom
         self._retry = retry or Retry.from_environ()
         self._envs: dict[str, _Env] = {}
@@ -109,18 +110,17 @@ class Sender:
         self._stopped = threading.Event()
         self._dispatcher = threading.Thread(target=self._dispatch, name="aenv-notify", daemon=True)
         self._dispatcher.start()
-        self._alarms = AlarmPoller(memories)
+        self.alarms = Alarms(memories, delete_alarm_messages)
 
     def stop(self) -> None:
         self._stopped.set()
         self._jobs.put(None)
-        self._alarms.stop()
 
     def forget(self, uid: str) -> None:
         """The environment is gone: workers still delivering its last notifications finish them."""
         with self._lock:
             self._envs.pop(uid, None)
-        self._alarms.watch(uid, None)
+        self.alarms.watch(uid, None)
 
     def submit(self, ref: EnvironmentRef, spec: Mapping[str, Any], status: Mapping[str, Any],
                persisted: bool = False) -> None:
@@ -132,7 +132,7 @@ class Sender:
         targets = targets_of(parsed)
         alarms = bool(targets) and parsed.aws.mode == "boto3" and parsed.monitoring is not None and \
             parsed.monitoring.alarms
-        self._alarms.watch(ref.uid, AwsTarget(parsed.aws.region, parsed.aws.endpoint) if alarms else None)
+        self.alarms.watch(ref.uid, AwsTarget(parsed.aws.region, parsed.aws.endpoint) if alarms else None)
         memory = self._memories.find(ref.uid)
         if not targets:
             if memory is not None:
@@ -170,7 +170,7 @@ class Sender:
             need_ledger = env.ledger is None
         loaded = ledger.load(self._core(), job.ref) if need_ledger else None
         outbox = _outbox(status)
-        self._alarms.settle(job.ref.uid, [r.id for r in outbox])
+        self.alarms.settle(job.ref.uid, [r.id for r in outbox])
         with self._lock:
             if env.ledger is None:
                 env.ledger = loaded or {}

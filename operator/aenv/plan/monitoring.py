@@ -11,9 +11,6 @@ from dataclasses import dataclass
 
 from ..api.spec import Cache, EnvironmentSpec
 from ..naming import EnvironmentRef, aws_name
-from .notifications import hook_targets
-from .queues import KMS_KEY, SQS_INVALID, SQS_NAME_MAX
-from .topics import subscription_name
 from .types import Desired, Ref
 
 TAG_PRIORITY = "aenv.dev/priority"
@@ -22,7 +19,6 @@ DASHBOARD_NAME_MAX = 255
 TOPIC_NAME_MAX = 256
 NAME_INVALID = r"[^a-zA-Z0-9_-]"
 PERIOD_SECONDS = 60
-ALARM_EVENTS = "monitoring/alarm-events"
 
 
 @dataclass(frozen=True)
@@ -74,34 +70,9 @@ def plan(env: EnvironmentRef, spec: EnvironmentSpec) -> list[Desired]:
         )
         resources.append(topic)
         resources += alarms
-        if hook_targets(spec) and spec.aws.mode == "boto3":  # read with the operator's own AWS credentials
-            resources += _alarm_events(env, topic)
     if m.dashboard and (spec.cache or spec.queues or spec.gateway):
         resources.append(_dashboard(env, spec))
     return resources
-
-
-def _alarm_events(env: EnvironmentRef, topic: Desired) -> list[Desired]:
-    """The queue through which the operator hears of the alarms' state changes, for the Slack and webhook targets:
-    subscribed to the alarm topic (raw delivery: each message is CloudWatch's alarm document)."""
-    queue = Desired(
-        kind="sqs.queue", key=ALARM_EVENTS, component="monitoring",
-        # Upper case, like the topic: no queue of spec.queues has this name.
-        name=aws_name(env, "AlarmEvents", max_length=SQS_NAME_MAX, invalid=SQS_INVALID),
-        params={"fifo": False, "visibility_timeout_seconds": 60, "message_retention_seconds": 86400,
-                "kms_key_id": KMS_KEY},
-        tags=env.tags("monitoring"),
-    )
-    return [
-        queue,
-        Desired(kind="sqs.queue_policy", key=f"{ALARM_EVENTS}/policy", component="monitoring", name=queue.name,
-                params={"queue_url": Ref(ALARM_EVENTS, "url"), "queue_arn": Ref(ALARM_EVENTS, "arn"),
-                        "source_arn/alarms": Ref(topic.key, "arn")}),
-        Desired(kind="sns.subscription", key=f"{topic.key}/subscription/alarm-events", component="monitoring",
-                name=subscription_name(topic.name, queue.name),
-                params={"topic_arn": Ref(topic.key, "arn"), "endpoint": Ref(ALARM_EVENTS, "arn"),
-                        "raw_message_delivery": True}),
-    ]
 
 
 def _alarm(env: EnvironmentRef, t: Threshold, slug: str, target: Mapping[str, object],
