@@ -108,6 +108,17 @@ def test_deployment_defaults() -> None:
     assert of_kind(render(sets=("metrics.serviceMonitor.enabled=true",)), "ServiceMonitor")
 
 
+def test_the_former_resync_value_still_sets_the_sweep() -> None:
+    def sweep(*sets: str) -> str:
+        (deployment,) = of_kind(render(sets=sets), "Deployment")
+        env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        return str(next(v["value"] for v in env if v["name"] == "AENV_SWEEP_SECONDS"))
+
+    assert sweep() == "3600"
+    assert sweep("drift.sweepSeconds=900") == "900"
+    assert sweep("resyncSeconds=30") == "30"  # an upgrade keeps what the values file asked for
+
+
 @pytest.mark.parametrize(("flag", "words"), [
     ("replicaCount=0", "/replicaCount"),
     ("serviceAccount.roleArn=my-role", "/serviceAccount/roleArn"),
