@@ -27,6 +27,7 @@ from aenv.local.emulator import CREDENTIALS, REGION, AwsEmulator, free_port
 
 from .ack import ack_bin, ack_controllers, ack_namespace, ack_operator, in_process  # noqa: F401 - fixtures: ACK
 from .kube import Kube
+from .leaks import COLLECTOR, HarvestedEmulator, install_log_handler
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE_PREFIX = "aenv-test-"
@@ -49,17 +50,27 @@ def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         cluster.down()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def aenv_log_records() -> None:
+    """aenv's log records in this process (its clients called directly) are looked through for credentials too."""
+    install_log_handler()
+
+
 @pytest.fixture(scope="session")
-def kube(kubeconfig: Path) -> Kube:
+def kube(kubeconfig: Path) -> Iterator[Kube]:
     api = config.new_client_from_config(config_file=str(kubeconfig))
     k = Kube(api)
     k.apply_crd(yaml.safe_load((REPO / "crds" / crd.CRD_FILE).read_text()))
-    return k
+    COLLECTOR.watch(api)  # what must not hold a credential, as the run goes (pytest_sessionfinish scans it)
+    try:
+        yield k
+    finally:
+        COLLECTOR.stop_watching()
 
 
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsEmulator]:
-    moto = AwsEmulator(tmp_path_factory.mktemp("moto"))
+    moto = HarvestedEmulator(tmp_path_factory.mktemp("moto"))
     moto.start()
     try:
         yield moto
@@ -78,6 +89,7 @@ class Operator:
         self.pidfile, self.log, self.prefix = state / "operator.pid", state / "operator.log", prefix
         self.args = list(args) if args is not None else ["-n", f"{prefix}*"]
         self.metrics_port = free_port()  # its AWS requests are read from here when it stops (AWS_OPERATIONS)
+        COLLECTOR.logs.add(self.log)
         self.env = {**os.environ, **emulator.environ(), "KUBECONFIG": str(kubeconfig),
                     "AENV_RESYNC_SECONDS": str(resync), "PYTHONPATH": str(REPO / "operator"),
                     "AENV_OIDC_ISSUER": OIDC_ISSUER, "AENV_ROLLOUT_SECONDS": "1", "AENV_ROLLOUT_SAFETY_SECONDS": "1",
@@ -91,7 +103,9 @@ class Operator:
 
     def stop(self) -> None:
         if self.running():
-            AWS_OPERATIONS.update(aws_operations(self.metrics_port))
+            text = metrics_text(self.metrics_port)
+            AWS_OPERATIONS.update(aws_operations_of(text))
+            COLLECTOR.metrics(text, f"the operator logging to {self.log}")
         processes.stop(self.pidfile)
 
     def __enter__(self) -> Operator:
@@ -137,6 +151,7 @@ def fresh_namespace(kube: Kube, operator: Operator) -> Iterator[str]:
     try:
         yield name
     finally:
+        COLLECTOR.harvest_emulators()  # the environments' credentials, before their deletion removes them
         if not operator.running():
             operator.start()
         kube.delete_all_environments(name)
@@ -157,13 +172,13 @@ def target(emulator: AwsEmulator, monkeypatch: pytest.MonkeyPatch) -> AwsTarget:
     return AwsTarget(region=REGION, endpoint=emulator.url)
 
 
-def aws_operations(port: int) -> set[tuple[str, str]]:
-    """The (service, operation) pairs of the AWS requests an operator made, from its aenv_aws_requests metric."""
+def metrics_text(port: int) -> str:
+    """An operator's /metrics (its aenv_aws_requests metric names the AWS requests it made)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-            return aws_operations_of(r.read().decode())
+            return str(r.read().decode())
     except OSError:  # not serving (yet): nothing to read
-        return set()
+        return ""
 
 
 def aws_operations_of(text: str) -> set[tuple[str, str]]:
@@ -173,9 +188,13 @@ def aws_operations_of(text: str) -> set[tuple[str, str]]:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The run fails when an operator made an AWS request whose action `aenv iam-policy` does not grant."""
+    """The run fails when an operator made an AWS request whose action `aenv iam-policy` does not grant, or when a
+    credential aenv generated shows in a log, an Event, a status, an annotation or a metric label."""
     # The component tests call aenv's AWS clients in this process: the same metric, in this process's registry.
-    AWS_OPERATIONS.update(aws_operations_of(generate_latest().decode()))
+    own = generate_latest().decode()
+    COLLECTOR.metrics(own, "the test process")
+    check_leaks(session)
+    AWS_OPERATIONS.update(aws_operations_of(own))
     if not AWS_OPERATIONS:
         return
     needed = {iam_policy.action_of(service, operation) for service, operation in AWS_OPERATIONS}
@@ -187,6 +206,23 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         if session.config.option.verbose > 0:
             reporter.write_line(f"the IAM actions: {' '.join(sorted(needed))}")
     if missing:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def check_leaks(session: pytest.Session) -> None:
+    if not COLLECTOR.credentials:
+        return
+    found = COLLECTOR.scan()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"secrets: {len(COLLECTOR.credentials)} credential values aenv generated, looked for in "
+                            f"{len(COLLECTOR.places)} texts and {len(COLLECTOR.logs)} operator logs: "
+                            f"{len(found)} leaks")
+        for line in found[:50]:
+            reporter.write_line(f"  leaked: {line}")
+        for line in COLLECTOR.unread:
+            reporter.write_line(f"  secrets not read from the emulator: {line}")
+    if found:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

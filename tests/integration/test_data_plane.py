@@ -27,6 +27,7 @@ from aenv.plan import connection
 
 from .conftest import Operator, fresh_namespace
 from .kube import Kube
+from .leaks import HarvestedEmulator
 
 TOKEN, ROTATED, SET = "first-token-0123456789", "second-token-0123456789", "third-token-0123456789"
 PASSWORD, NEW_PASSWORD = "first-password-0123", "second-password-4567"
@@ -36,7 +37,7 @@ ONCE = {"retry": Retry(NoBackoff(), 0), "socket_timeout": 5}  # redis-py retries
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsEmulator]:
     """An emulator of its own with the data plane on (the session's has it off)."""
-    moto = AwsEmulator(tmp_path_factory.mktemp("moto-dataplane"), data_plane=True)
+    moto = HarvestedEmulator(tmp_path_factory.mktemp("moto-dataplane"), data_plane=True)
     moto.start()
     try:
         yield moto
