@@ -56,7 +56,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.level = logging.CRITICAL
     settings.execution.max_workers = int(os.environ.get("AENV_WORKERS", "16"))
     settings.watching.server_timeout = 300
-    settings.networking.error_backoffs = [1, 2, 5, 10, 20, 30]
+    # At most 5 s between attempts, for about 5 minutes: after an API server or etcd restart the watches and
+    # patches go on within 5 s of the API coming back, not after a backoff grown to half a minute.
+    settings.networking.error_backoffs = [1, 2, 3, *[5] * 60]
     # Named namespaces: serve exactly those, without listing namespaces or CRDs (cluster-scoped rights).
     settings.scanning.disabled = namespaces is not None
     metrics.REMEMBERED.set_function(lambda: len(memories))

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
+import urllib3
+from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from . import ack, aws, dataplane
@@ -41,6 +43,7 @@ from .plan.types import Desired, Observation
 MODES: dict[str, Registry] = {"boto3": aws.CLIENTS, "ack": ack.CLIENTS}
 
 PROGRESS_RETRY_SECONDS = 10.0
+API_RETRY_SECONDS = 2.0  # the Kubernetes API server did not answer: it is restarting, or etcd is
 T = TypeVar("T")
 FAILURE_MESSAGE_LIMIT = 1024
 SECRET_MIN_LENGTH = 6  # shorter values (a port, a user name) are not credentials and would mask too much
@@ -167,11 +170,25 @@ def replace_status(status: EnvironmentStatus, **changes: Any) -> EnvironmentStat
 def _failed(env: Environment, error: Exception, now: str, memory: EnvironmentMemory, deleting: bool) -> Outcome:
     """A failure aenv did not foresee (a refusal from the API server, a bug): Ready=False with reason
     ReconcileError and a Warning Event, the other conditions as the last pass left them, and a retry."""
+    if api_unavailable(error):
+        # Nothing to tell the user that the status could carry (it cannot be written now, and a stale error
+        # written once the API is back would be false): the status stays as it is, and the pass is retried soon.
+        log.warning("%s: the Kubernetes API did not answer (%s); retrying", env.ref.key, type(error).__name__)
+        return Outcome(status=env.status.wire(), changed=False, transitions=[], done=False,
+                       retry_after=API_RETRY_SECONDS * random.uniform(0.8, 1.2))
     message = describe_failure(error, _secret_values(memory.outputs or {}))
     log.error("%s: the pass failed: %s\n%s", env.ref.key, message, "".join(traceback.format_tb(error.__traceback__)))
     results = cond.results_from(env.status.conditions, cond.components_of(env.status.conditions))
     results.append(cond.ComponentResult("reconcile", "failed", "ReconcileError", message, has_condition=False))
     return _finish(env, env.status, results, now, retry=True, deleting=deleting, done=False)
+
+
+def api_unavailable(error: Exception) -> bool:
+    """The Kubernetes API server was unreachable or answered that it cannot serve now (429, 502-504). A 500 (a
+    failing admission webhook, say) is a failure to report."""
+    if isinstance(error, urllib3.exceptions.HTTPError):  # refused, reset, timed out: no answer at all
+        return True
+    return isinstance(error, ApiException) and error.status in (0, 429, 502, 503, 504)
 
 
 def _secret_values(outputs: Mapping[str, Mapping[str, Any]]) -> list[str]:
