@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from . import processes
 
@@ -118,6 +122,41 @@ class LocalCluster:
             processes.wait_for(self.ready, 60, f"the API server of cluster {self.name}")
         self.kwokctl("scale", "node", "--replicas", str(nodes))
         return self.kubeconfig
+
+    @property
+    def _dir(self) -> Path:
+        return self.workdir / "clusters" / self.name
+
+    def _component(self, name: str) -> dict[str, Any]:
+        docs = yaml.safe_load_all((self._dir / "kwok.yaml").read_text())
+        found: list[dict[str, Any]] = [c for doc in docs if doc for c in doc.get("components") or []
+                                       if c["name"] == name]
+        if not found:
+            raise RuntimeError(f"cluster {self.name} has no component {name}")
+        return found[0]
+
+    def stop_component(self, name: str) -> None:
+        """Stop one component (etcd, kube-apiserver, ...) with SIGTERM, as an upgrade or a node drain does; its data
+        directory stays. kwokctl stops and starts only whole clusters."""
+        processes.stop(self._dir / "pids" / f"{name}.pid")
+
+    def start_component(self, name: str, c: dict[str, Any] | None = None) -> None:
+        """Start a stopped component again exactly as kwokctl started it: same binary, flags, ports and data."""
+        c = c or self._component(name)
+        env = {**os.environ, **{e["name"]: e["value"] for e in c.get("envs") or []}}
+        processes.start([c["binary"], *(c.get("args") or [])], self._dir / "pids" / f"{name}.pid",
+                        self._dir / "logs" / f"{name}.log", env=env, cwd=Path(c.get("workDir") or self._dir))
+
+    def restart_component(self, name: str, down_seconds: float = 0.0, timeout: float = 120) -> float:
+        """Stop a component, leave it down for `down_seconds`, start it again and wait until the API server is
+        ready; the seconds from the stop until then."""
+        component = self._component(name)
+        started = time.monotonic()
+        self.stop_component(name)
+        time.sleep(down_seconds)  # the outage itself, not a wait for readiness
+        self.start_component(name, component)
+        processes.wait_for(self.ready, timeout, f"the API server after restarting {name}", interval=0.1)
+        return time.monotonic() - started
 
     def down(self) -> None:
         if (self.workdir / "clusters" / self.name).exists():
