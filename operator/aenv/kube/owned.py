@@ -33,6 +33,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from ..memory import EnvironmentMemory, Memories, RouteKey
 from ..plan.workloads import MANAGED
 from . import apply
+from .observed import objects
 
 log = logging.getLogger("aenv.owned")
 
@@ -118,10 +119,12 @@ class Watcher:
                     self._report(kind, obj, event_type == "DELETED")
             except ResourceNotFoundError:
                 version = None
+                objects.lost(kind.kind, namespace)
                 self.states[(kind.kind, namespace)] = "unserved"
                 self._await_served(kind)
             except ApiException as e:  # 410 Gone among them: the version to resume from is too old
                 version = None
+                objects.lost(kind.kind, namespace)
                 if e.status == 404:  # the kind's CRD was removed
                     self.states[(kind.kind, namespace)] = "unserved"
                     self._await_served(kind)
@@ -131,6 +134,7 @@ class Watcher:
                 self._pause(kind, e, failures)
             except Exception as e:  # noqa: BLE001 - a broken watch is listed and watched again, never fatal
                 version = None
+                objects.lost(kind.kind, namespace)
                 failures += 1
                 self.states[(kind.kind, namespace)] = "failing"
                 self._pause(kind, e, failures)
@@ -164,9 +168,11 @@ class Watcher:
         """List the kind and judge it against what aenv remembers: whatever changed while no watch ran (at
         start, after a broken watch) is caught here. Returns the version to watch from."""
         listing = self._resource(kind).get(namespace=namespace, label_selector=self._selector(kind)).to_dict()
+        items = [{"apiVersion": kind.api_version, "kind": kind.kind, **item} for item in listing.get("items") or []]
+        if kind.owned:
+            objects.listed(kind.kind, namespace, items)
         seen = set()
-        for item in listing.get("items") or []:
-            obj = {"apiVersion": kind.api_version, "kind": kind.kind, **item}
+        for obj in items:
             seen.add(apply.key_of(obj))
             self._report(kind, obj, deleted=False)
         if kind.owned:
@@ -192,6 +198,8 @@ class Watcher:
                 yield event["type"], raw
 
     def _report(self, kind: Kind, obj: Mapping[str, Any], deleted: bool) -> None:
+        if kind.owned:  # before the wake: the pass it runs reads the view
+            objects.put(kind.kind, obj, deleted)
         for memory in changed(self.memories, kind, obj, deleted):
             memory.wake()
 

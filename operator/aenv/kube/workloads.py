@@ -3,6 +3,7 @@ apply its actions. The decisions are the engine's (rollouts/engine/); this modul
 
 from __future__ import annotations
 
+import json
 import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -28,8 +29,9 @@ from ..rollouts import engine
 from ..rollouts.analysis import provider_for
 from ..rollouts.traffic import TrafficRouter, WorkloadTraffic, router_for
 from ..rollouts.traffic.base import TrafficRoutingError
-from . import apply, owned
+from . import apply, observed, owned
 from .client import api
+from .observed import SetView
 
 # Without a rollout policy a new revision replaces the old one in one step, once its pods are ready.
 DEFAULT_POLICY = Rollout(strategy="canary", canary=Canary(steps=[Step(set_weight=100)]))
@@ -72,38 +74,40 @@ def commands(annotations: Mapping[str, str]) -> dict[str, list[engine.Command]]:
 
 @dataclass
 class _Observed:
-    """One list of ReplicaSets and one of Services per environment and pass."""
+    """The environment's ReplicaSets and Services for one pass: from the watches' view (kube/observed.py) when
+    it is served, else one list of each."""
 
-    replica_sets: dict[str, dict[str, client.V1ReplicaSet]]  # workload -> revision -> object
+    replica_sets: dict[str, dict[str, SetView]]  # workload -> revision -> its ReplicaSet
     selectors: dict[str, str | None]  # Service name -> the revision it selects (None: all)
 
     @classmethod
     def read(cls, env: EnvironmentRef) -> _Observed:
-        selector = f"{plan.LABEL_ENV}={env.label}"
-        sets: dict[str, dict[str, client.V1ReplicaSet]] = defaultdict(dict)
-        for rs in client.AppsV1Api(api()).list_namespaced_replica_set(env.namespace, label_selector=selector).items:
-            labels = (rs.metadata or client.V1ObjectMeta()).labels or {}
-            if plan.LABEL_WORKLOAD in labels and plan.LABEL_REVISION in labels:
-                sets[labels[plan.LABEL_WORKLOAD]][labels[plan.LABEL_REVISION]] = rs
-        selectors: dict[str, str | None] = {}
-        for s in client.CoreV1Api(api()).list_namespaced_service(env.namespace, label_selector=selector).items:
-            name = (s.metadata or client.V1ObjectMeta()).name
-            if name:
-                selectors[name] = ((s.spec or client.V1ServiceSpec()).selector or {}).get(plan.LABEL_REVISION)
+        sets: dict[str, dict[str, SetView]] = defaultdict(dict)
+        for view in _replica_sets(env).values():
+            sets[view.workload][view.revision] = view
+        selectors = observed.objects.services(env.namespace, env.label)
+        if selectors is None:
+            listed: Any = client.CoreV1Api(api()).list_namespaced_service(
+                env.namespace, label_selector=f"{plan.LABEL_ENV}={env.label}", _preload_content=False)
+            selectors = {item["metadata"]["name"]: observed.selected_revision(item)
+                         for item in json.loads(listed.data).get("items") or []}
         return cls(sets, selectors)
+
+
+def _replica_sets(env: EnvironmentRef) -> dict[str, SetView]:
+    held = observed.objects.replica_sets(env.namespace, env.label)
+    if held is not None:
+        return held
+    listed: Any = client.AppsV1Api(api()).list_namespaced_replica_set(
+        env.namespace, label_selector=f"{plan.LABEL_ENV}={env.label}", _preload_content=False)
+    return {item["metadata"]["name"]: view for item in json.loads(listed.data).get("items") or []
+            if (view := observed.set_view(item)) is not None}
 
 
 def credentials_in_use(env: EnvironmentRef) -> list[dict[str, str]]:
     """The credential versions (plan/connection.credential_versions) of every ReplicaSet of the environment with
     ready pods: a previous credential is revoked only when none of them holds it."""
-    selector = f"{plan.LABEL_ENV}={env.label}"
-    out = []
-    for rs in client.AppsV1Api(api()).list_namespaced_replica_set(env.namespace, label_selector=selector).items:
-        template = rs.spec.template if rs.spec is not None else None
-        if _ready(rs) > 0 and template is not None and template.metadata is not None:
-            stamp = (template.metadata.annotations or {}).get(connection.CREDENTIALS_ANNOTATION, "")
-            out.append(connection.parse_credentials_stamp(stamp))
-    return out
+    return [connection.parse_credentials_stamp(v.credentials) for v in _replica_sets(env).values() if v.ready > 0]
 
 
 def reconcile(env: EnvironmentRef, spec: EnvironmentSpec, previous: Sequence[WorkloadStatus],
@@ -180,7 +184,7 @@ def _one(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload, policy: Rollou
                                                   at=now, value=m.value if isinstance(m.value, float) else None))
     obs = engine.Observations(
         desired_revision=revision, replicas=w.replicas,
-        replica_sets={rev: engine.ReplicaSetObservation(replicas=rs.spec.replicas or 0, ready=_ready(rs))
+        replica_sets={rev: engine.ReplicaSetObservation(replicas=rs.replicas, ready=rs.ready)
                       for rev, rs in sets.items()},
         traffic_applied_weight=applied,
         active_service=observed.selectors.get(w.name), preview_service=observed.selectors.get(f"{w.name}-preview"),
@@ -221,8 +225,8 @@ def _routes(env: EnvironmentRef, policy: Rollout) -> set[RouteKey]:
     return set()
 
 
-def _ready(rs: client.V1ReplicaSet | None) -> int:
-    return int(rs.status.ready_replicas or 0) if rs is not None and rs.status is not None else 0
+def _ready(rs: SetView | None) -> int:
+    return rs.ready if rs is not None else 0
 
 
 def _ensure_services(env: EnvironmentRef, w: Workload, policy: Rollout, state: RolloutState,
@@ -235,10 +239,10 @@ def _ensure_services(env: EnvironmentRef, w: Workload, policy: Rollout, state: R
 
 
 def _act(env: EnvironmentRef, w: Workload, action: engine.Action, template: dict[str, Any], revision: str,
-         sets: Mapping[str, client.V1ReplicaSet], router: TrafficRouter, traffic: WorkloadTraffic, result: Result,
+         sets: Mapping[str, SetView], router: TrafficRouter, traffic: WorkloadTraffic, result: Result,
          written: apply.Written) -> None:
     if isinstance(action, engine.ScaleReplicaSet):
-        tpl = template if action.revision == revision else _template_of(sets.get(action.revision))
+        tpl = template if action.revision == revision else _template_of(env, w, action.revision)
         if tpl is None:
             raise TrafficRoutingError(f"revision {action.revision} has no ReplicaSet left to take its template from")
         # The engine asks only when the observed count differs (drift included): always send it.
@@ -264,9 +268,16 @@ def _act(env: EnvironmentRef, w: Workload, action: engine.Action, template: dict
         result.events.append(Transition(action.warning, action.reason, f"{w.name}: {action.message}"))
 
 
-def _template_of(rs: client.V1ReplicaSet | None) -> dict[str, Any] | None:
+def _template_of(env: EnvironmentRef, w: Workload, revision: str) -> dict[str, Any] | None:
     """An older revision's pod template, as its ReplicaSet holds it (for undo and scale-down)."""
-    if rs is None or rs.spec is None:
+    try:
+        rs = client.AppsV1Api(api()).read_namespaced_replica_set(plan.replica_set_name(w.name, revision),
+                                                                 env.namespace)
+    except ApiException as e:
+        if e.status == 404:
+            return None
+        raise
+    if rs.spec is None:
         return None
     tpl: dict[str, Any] = api().sanitize_for_serialization(rs.spec.template)  # type: ignore[no-untyped-call]
     metadata = dict(tpl.get("metadata", {}))
