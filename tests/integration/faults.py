@@ -1,10 +1,13 @@
 """A fault-injecting proxy in front of moto: real HTTP on 127.0.0.1 that answers some AWS calls with an
 error instead of forwarding them, a bounded number of times, or forwards a call and then holds its response
-(AWS has done the work; the caller does not know yet). Nothing in aenv or boto3 is patched."""
+(AWS has done the work; the caller does not know yet), or fails a random share of every request (throttling, 5xx,
+a connection dropped before or after moto did the work). It counts every request it receives. Nothing in aenv or
+boto3 is patched."""
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 import urllib.error
 import urllib.request
@@ -45,6 +48,39 @@ class Hold:
         self.released.set()
 
 
+RANDOM_FAULTS = ("throttle", "500", "503", "drop", "drop-after")
+
+
+@dataclass
+class RandomFaults:
+    """Fail `rate` of all requests, each with a kind drawn from `kinds`: "throttle" (HTTP 400 ThrottlingException),
+    "500" (InternalFailure), "503" (ServiceUnavailable), "drop" (the connection closed before the request reached
+    moto) or "drop-after" (moto did the work, then the connection closed without its answer); only requests of
+    `operations` when given, at most `times` of each operation. Seeded: the same seed draws the same sequence,
+    though which request gets which draw depends on the order they arrive in."""
+
+    rate: float
+    seed: int
+    kinds: Sequence[str] = RANDOM_FAULTS
+    operations: Sequence[str] = ()
+    times: int = 1_000_000_000
+    injected: Counter[str] = field(default_factory=Counter)  # by kind
+    failed: Counter[str] = field(default_factory=Counter)  # by operation
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def draw(self, operation: str) -> str | None:
+        if (self.operations and operation not in self.operations) or self.failed[operation] >= self.times:
+            return None
+        if self._random.random() >= self.rate:
+            return None
+        kind = self._random.choice(list(self.kinds))
+        self.injected[kind] += 1
+        self.failed[operation] += 1
+        return kind
+
+
 @dataclass
 class FaultProxy:
     upstream: str
@@ -54,6 +90,17 @@ class FaultProxy:
     forwarded: Counter[str] = field(default_factory=Counter)  # calls moto answered, held or not
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    random_faults: RandomFaults | None = None
+
+    @property
+    def requests(self) -> int:
+        """Every request the proxy received, failed or forwarded."""
+        with self.lock:
+            return sum(self.calls.values())
+
+    def _random_fault(self, operation: str) -> str | None:
+        with self.lock:
+            return self.random_faults.draw(operation) if self.random_faults is not None else None
 
     def _should_fail(self, operation: str) -> Fault | None:
         with self.lock:
@@ -113,19 +160,17 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             operation = _operation(self, body)
             fault = proxy._should_fail(operation)
             if fault is not None:
-                json_protocol = bool(self.headers.get("X-Amz-Target"))
-                if json_protocol:
-                    payload = json.dumps({"__type": fault.code, "message": f"injected {fault.code}"}).encode()
-                else:  # the query protocol (SNS, RDS, ElastiCache, ...) answers errors in XML
-                    payload = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{fault.code}</Code>"
-                               f"<Message>injected {fault.code}</Message></Error><RequestId>0</RequestId>"
-                               "</ErrorResponse>").encode()
-                self.send_response(fault.status)
-                self.send_header("Content-Type", "application/x-amz-json-1.0" if json_protocol else "text/xml")
-                self.send_header("x-amzn-query-error", f"{fault.code};Sender")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self._error(fault.code, fault.status)
+                return
+            drawn = proxy._random_fault(operation)
+            if drawn == "throttle":
+                self._error("ThrottlingException", 400)
+                return
+            if drawn in ("500", "503"):
+                self._error("InternalFailure" if drawn == "500" else "ServiceUnavailable", int(drawn))
+                return
+            if drawn == "drop":
+                self.close_connection = True  # no answer at all: the caller sees the connection closed
                 return
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
             request = urllib.request.Request(proxy.upstream + self.path, data=body or None, headers=headers,
@@ -135,6 +180,9 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                     status, reply, reply_headers = r.status, r.read(), r.headers.items()
             except urllib.error.HTTPError as e:
                 status, reply, reply_headers = e.code, e.read(), e.headers.items()
+            if drawn == "drop-after":  # AWS did the work; its answer is lost on the way
+                self.close_connection = True
+                return
             hold = proxy._should_hold(operation, body)
             proxy._forwarded(operation, hold)
             if hold is not None:
@@ -150,14 +198,30 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the caller is gone (killed while its response was held)
 
+        def _error(self, code: str, status: int) -> None:
+            json_protocol = bool(self.headers.get("X-Amz-Target"))
+            if json_protocol:
+                payload = json.dumps({"__type": code, "message": f"injected {code}"}).encode()
+            else:  # the query protocol (SNS, RDS, ElastiCache, ...) answers errors in XML
+                payload = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+                           f"<Message>injected {code}</Message></Error><RequestId>0</RequestId>"
+                           "</ErrorResponse>").encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/x-amz-json-1.0" if json_protocol else "text/xml")
+            self.send_header("x-amzn-query-error", f"{code};Sender")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _relay
 
     return Handler
 
 
 @contextmanager
-def fault_proxy(upstream: str, *faults: Fault, holds: Sequence[Hold] = ()) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(upstream, list(faults), list(holds))
+def fault_proxy(upstream: str, *faults: Fault, holds: Sequence[Hold] = (),
+                random_faults: RandomFaults | None = None) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(upstream, list(faults), list(holds), random_faults=random_faults)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
     proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError, ReadTimeoutError
 from botocore.parsers import ResponseParserError
 
 THROTTLING = {
@@ -48,7 +48,8 @@ def classify(error: Exception) -> Exception:
         if code in THROTTLING or status >= 500:
             return TransientError(f"{code} (HTTP {status}): {message}")
         return AwsError(code, message)
-    if isinstance(error, ConnectionError | ReadTimeoutError | ResponseParserError):  # the last: a 5xx without a body
+    # ResponseParserError: a 5xx without a body; HTTPClientError: the connection closed before the answer came
+    if isinstance(error, ConnectionError | ReadTimeoutError | ResponseParserError | HTTPClientError):
         return TransientError(str(error))
     if isinstance(error, BotoCoreError):
         return AwsError(type(error).__name__, str(error))

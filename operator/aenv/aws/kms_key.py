@@ -31,6 +31,7 @@ class KmsKeys(Classified):
 
     def __init__(self, target: AwsTarget) -> None:
         self.kms = session.client("kms", target.region, target.endpoint)
+        self.kms_once = session.client_once("kms", target.region, target.endpoint)  # CreateKey: see create()
         self.tagging = session.client("resourcegroupstaggingapi", target.region, target.endpoint)
         self.aliases = Listing(self._list_aliases)  # alias name -> target key id
         self.tags = tags_by_arn(self.tagging, "kms")
@@ -103,8 +104,8 @@ class KmsKeys(Classified):
         p = desired.params
         key_id = self._orphan(desired)
         made = key_id is None
-        if key_id is None:
-            meta = self.kms.create_key(Description=p["description"], KeySpec=p["key_spec"],
+        if key_id is None:  # not repeated by the SDK: a retried CreateKey whose answer was lost makes a second key
+            meta = self.kms_once.create_key(Description=p["description"], KeySpec=p["key_spec"],
                               KeyUsage="ENCRYPT_DECRYPT", Tags=_kms_tags(dict(desired.tags)))["KeyMetadata"]
             key_id = meta["KeyId"]
             self.tags.put(meta["Arn"], dict(desired.tags))
@@ -116,12 +117,14 @@ class KmsKeys(Classified):
             if error_code(e) != "AlreadyExistsException":
                 raise
             self.aliases.expire()
-            if self._key(desired.name) is None:  # it names a key pending deletion: point it at this one
+            named = self._key(desired.name)
+            if named is None:  # it names a key pending deletion: point it at this one
                 self.kms.update_alias(AliasName=desired.name, TargetKeyId=key_id)
-            else:  # the alias was made since the listing: keep what it names, do not leave a second key behind
+            elif named["KeyId"] != key_id:  # made since the listing: keep what it names, leave no second key behind
                 if made:
                     self.kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
                 return self.observe(desired)
+            # Otherwise it names this key: this very call made it and its answer was lost (the SDK repeated it).
         self.aliases.put(desired.name, key_id)
         return self.observe(desired)
 

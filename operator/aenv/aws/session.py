@@ -21,6 +21,9 @@ from ..metrics import AWS_CALLS
 # thread at once: its pool keeps a connection for each (botocore's default of 10 closed the ones past it).
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30,
                  max_pool_connections=32)
+# For a call that is not idempotent (KMS CreateKey makes a new key each time): the SDK must not repeat one whose
+# answer was lost, or AWS makes two. It fails instead, and aenv's next pass finds what it made by its tags.
+_ONCE = _CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
 _lock = threading.Lock()
 
 
@@ -51,3 +54,13 @@ def _client(service: str, region: str, endpoint: str | None) -> Any:
 def client(service: str, region: str, endpoint: str | None = None) -> Any:
     """A shared, thread-safe client. Without an endpoint, AWS_ENDPOINT_URL (if set) applies."""
     return _client(service, region, endpoint)
+
+
+@lru_cache(maxsize=64)
+def _once(service: str, region: str, endpoint: str | None) -> Any:
+    return make(service, region, endpoint, _ONCE)
+
+
+def client_once(service: str, region: str, endpoint: str | None = None) -> Any:
+    """A shared client whose calls the SDK never repeats: for calls that make something anew each time."""
+    return _once(service, region, endpoint)
