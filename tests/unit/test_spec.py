@@ -71,6 +71,19 @@ def test_duplicate_queue_names_rejected() -> None:
     assert "spec.queues: duplicate name events" in rejected(spec(queues=[{"name": "events"}, {"name": "events"}]))
 
 
+@pytest.mark.parametrize(("doc", "field"), [
+    (spec(secrets={"apiKeys": ["partner", "partner"]}), "secrets.apiKeys"),
+    (spec(queues=[{"name": "events"}], topics=[{"name": "alerts", "subscribers": ["events", "events"]}]),
+     "topics.0.subscribers"),
+    (spec(gateway={"routes": ["trade", "trade"]}), "gateway.routes"),
+    (spec(aws={"region": "us-east-1", "subnetIds": ["subnet-0123456789", "subnet-0123456789"]}), "aws.subnetIds"),
+])
+def test_lists_whose_entries_each_make_a_resource_refuse_duplicates(doc: dict[str, object], field: str) -> None:
+    # Each entry is a secret, a subscription, a route or a subnet of its own: a duplicate once planned one twice.
+    message = rejected(doc)
+    assert field in message and "duplicate value" in message, message
+
+
 def test_uses_must_name_something_in_the_spec() -> None:
     doc = spec(queues=[{"name": "events"}], workloads=[{"name": "api", "image": "x", "uses": ["events", "cache"]}])
     assert "spec.workloads[0].uses: cache is not in this spec" in rejected(doc)

@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, field_validator, model_validator
 
 from .base import ApiModel, cel, exactly_one, immutable, validations
 from .duration import DURATION_PATTERN, parse_duration
@@ -35,6 +35,17 @@ WorkloadName = Annotated[str, Field(
 Arn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:[a-z0-9-]+:", max_length=2048)]
 
 
+def _unique(values: list[str]) -> list[str]:
+    if dup := _duplicates(values):
+        raise ValueError(f"duplicate value {', '.join(dup)}")
+    return values
+
+
+# A list whose entries each make a resource of their own: the API server refuses a duplicate, naming it.
+SET = {"x-kubernetes-list-type": "set"}
+Unique = AfterValidator(_unique)
+
+
 class Aws(ApiModel, json_schema_extra=validations(
     cel("self.region == oldSelf.region", "aws.region is immutable: resources cannot move between regions",
         ".region"),
@@ -46,8 +57,9 @@ class Aws(ApiModel, json_schema_extra=validations(
     endpoint: str | None = Field(default=None, pattern=r"^https?://[^\s]+$", max_length=512,
                                  description="An AWS-compatible endpoint (an emulator); omit for AWS.")
     vpc_id: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$")
-    subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
-        default_factory=list, max_length=16, description="Private subnets for the cache and the database.")
+    subnet_ids: Annotated[list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]], Unique] = Field(
+        default_factory=list, max_length=16, description="Private subnets for the cache and the database.",
+        json_schema_extra=SET)
 
 
 class Cache(ApiModel, json_schema_extra=validations(
@@ -160,8 +172,8 @@ class Topic(ApiModel, json_schema_extra=validations(
 )):
     name: LogicalName
     fifo: bool = False
-    subscribers: list[LogicalName] = Field(default_factory=list, max_length=20,
-                                           description="Names of queues in this spec.")
+    subscribers: Annotated[list[LogicalName], Unique] = Field(
+        default_factory=list, max_length=20, description="Names of queues in this spec.", json_schema_extra=SET)
 
 
 class Throttling(ApiModel):
@@ -176,8 +188,9 @@ class Domain(ApiModel):
 
 class Gateway(ApiModel):
     route_selection_expression: str = Field(default="$request.body.action", max_length=256)
-    routes: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.$-]{1,128}$")]] = Field(
-        default_factory=list, max_length=50, description="Routes beyond $connect, $disconnect and $default.")
+    routes: Annotated[list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.$-]{1,128}$")]], Unique] = Field(
+        default_factory=list, max_length=50, description="Routes beyond $connect, $disconnect and $default.",
+        json_schema_extra=SET)
     throttling: Throttling = Field(default_factory=Throttling)
     domain: Domain | None = None
     workload: WorkloadName | None = Field(default=None, description="The workload the integration calls.")
@@ -192,7 +205,7 @@ class Rotation(ApiModel):
 
 class Secrets(ApiModel):
     jwt: bool = True
-    api_keys: list[LogicalName] = Field(default_factory=list, max_length=20)
+    api_keys: Annotated[list[LogicalName], Unique] = Field(default_factory=list, max_length=20, json_schema_extra=SET)
     rotation: Rotation = Field(default_factory=Rotation)
 
 
@@ -232,7 +245,11 @@ class NotificationTarget(ApiModel, json_schema_extra=validations(
         return self
 
 
-class Monitoring(ApiModel):
+class Monitoring(ApiModel, json_schema_extra=validations(
+    cel("!has(self.notificationTargets) || self.notificationTargets.all(a, !has(a.name) || "
+        "self.notificationTargets.exists_one(b, has(b.name) && b.name == a.name))",
+        "two notification targets have the same name", ".notificationTargets"),
+)):
     alarms: bool = True
     dashboard: bool = True
     log_retention_days: int | None = Field(default=None, ge=1, le=3653)
