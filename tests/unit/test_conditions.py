@@ -1,7 +1,7 @@
 """Component results -> kstatus conditions, phase and Events."""
 
 from aenv.api.status import Condition
-from aenv.plan.conditions import ComponentResult, conditions, phase, results_from, transitions
+from aenv.plan.conditions import MESSAGE_MAX, ComponentResult, conditions, phase, results_from, transitions
 
 
 def by_type(cs: list[Condition]) -> dict[str, Condition]:
@@ -78,3 +78,11 @@ def test_a_pass_that_does_not_observe_keeps_what_the_last_one_found() -> None:
         ("topics", "progressing", "Provisioning")]
     same = results_from(previous, ["queues", "cache", "database", "gateway"])
     assert conditions(same, previous, 1, "t1") == previous  # nothing changed, nothing to write
+
+
+def test_a_message_longer_than_a_condition_takes_is_cut() -> None:
+    # One AWS error per subscription of a big environment once added up to more than a condition holds, and the
+    # pass failed on its own status.
+    waiting = ComponentResult("topics", "progressing", "Provisioning", "; ".join(["x" * 1000] * 40))
+    cs = by_type(conditions([waiting], [], 1, "t0"))
+    assert len(cs["TopicsReady"].message) == MESSAGE_MAX and cs["TopicsReady"].message.endswith("...")

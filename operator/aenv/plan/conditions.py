@@ -8,6 +8,8 @@ from typing import Literal
 
 from ..api.status import Condition, ConditionStatus, Phase
 
+# metav1.Condition's limit: a longer message (one AWS error per resource of a big environment) is cut, not refused.
+MESSAGE_MAX = 32768
 ComponentState = Literal["ready", "progressing", "failed", "not-implemented", "deleting"]
 
 
@@ -18,6 +20,10 @@ class ComponentResult:
     reason: str
     message: str
     has_condition: bool = True  # False for results that only feed Ready (an invalid spec)
+
+
+def capped(message: str) -> str:
+    return message if len(message) <= MESSAGE_MAX else message[: MESSAGE_MAX - 3] + "..."
 
 
 def condition_type(component: str) -> str:
@@ -68,7 +74,7 @@ def conditions(results: Sequence[ComponentResult], previous: Sequence[Condition]
     def make(type_: str, status: ConditionStatus, reason: str, message: str) -> Condition:
         old = before.get(type_)
         since = old.last_transition_time if old is not None and old.status == status else now
-        return Condition(type=type_, status=status, reason=reason, message=message,
+        return Condition(type=type_, status=status, reason=reason, message=capped(message),
                          last_transition_time=since, observed_generation=generation)
 
     status, reason, message = _ready(results, deleting)
@@ -99,7 +105,7 @@ def set_condition(previous: Sequence[Condition], type_: str, status: ConditionSt
     """`previous` with one condition set to any status, Unknown too."""
     old = next((c for c in previous if c.type == type_), None)
     since = old.last_transition_time if old is not None and old.status == status else now
-    made = Condition(type=type_, status=status, reason=reason, message=message, last_transition_time=since,
+    made = Condition(type=type_, status=status, reason=reason, message=capped(message), last_transition_time=since,
                      observed_generation=generation)
     return [c for c in previous if c.type != type_] + [made]
 
