@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import os
 import signal
 import socket
@@ -28,6 +29,8 @@ def _run(args: argparse.Namespace) -> int:
     from .allocator import TRIM_SECONDS, limit_arenas, trim_every
 
     limit_arenas()  # before kopf, the watches and the metrics server start their threads
+    # `kill -USR1 <pid>` writes every thread's stack to stderr: where a pass that never ends is waiting.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     trim_every(TRIM_SECONDS, threading.Event())
     import kopf
 
