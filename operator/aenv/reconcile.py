@@ -36,6 +36,7 @@ from .plan import conditions as cond
 from .plan import connection, expiry, notifications
 from .plan import secrets as secrets_plan
 from .plan.actions import decide
+from .plan.deletion import policy_for
 from .plan.environment import BY_NAME, desired_resources, requested
 from .plan.types import Desired, Observation
 
@@ -432,7 +433,7 @@ def _aws(env: Environment, spec: EnvironmentSpec, previous: Mapping[str, Mapping
     wanted = {d.key for d in desired}
     orphans = [r for k, r in inventory.items() if k not in wanted and only is None]
     policy: DeletionPolicy = spec.deletion_policy or "Snapshot"
-    gone = _retire(env.ref, orphans, clients, target, policy, progress)
+    gone = _retire(env.ref, orphans, clients, target, policy, progress, tier=spec.tier)
     kept = [r for k, r in inventory.items() if k not in gone]
 
     results = [progress.result(c, implemented(c, desired, clients)) for c in components if c != "workloads"]
@@ -442,7 +443,7 @@ def _aws(env: Environment, spec: EnvironmentSpec, previous: Mapping[str, Mapping
 
 def _retire(env: EnvironmentRef, resources: list[ManagedResource], clients: Registry,
             target: AwsTarget, policy: DeletionPolicy, progress: _Progress,
-            dependents: Mapping[str, set[str]] | None = None) -> set[str]:
+            dependents: Mapping[str, set[str]] | None = None, tier: str | None = None) -> set[str]:
     """Delete (or release, for Retain) resources, each once those that refer to it (`dependents`, by key) are gone
     or retained: a subnet group outlives its database, a key what it encrypts (in mode ack a CR refers to the CRs
     it depends on, and ACK cannot delete a CR whose references no longer resolve). The keys AWS confirms gone or
@@ -461,8 +462,10 @@ def _retire(env: EnvironmentRef, resources: list[ManagedResource], clients: Regi
         client = clients.get(r.kind, target)
         # With the environment's tags, so that a client can look in its namespace only (mode ack, namespaced install)
         lookup = Desired(kind=r.kind, key=r.key, component=component, name=r.name, tags=env.tags(component))
+        kept_as = policy_for(r.kind, policy, tier)
 
-        def retire(client: aws.ResourceClient = client, lookup: Desired = lookup) -> bool:
+        def retire(client: aws.ResourceClient = client, lookup: Desired = lookup,
+                   policy: DeletionPolicy = kept_as) -> bool:
             """True once the resource is gone, retained, or not ours."""
             observed = client.observe(lookup)
             if observed.exists and observed.owner_environment == env.key:
@@ -548,7 +551,8 @@ def _finalize(env: Environment, now: str) -> Outcome:
         for key in d.depends_on:
             dependents.setdefault(key, set()).add(d.key)
     progress = _Progress(env.ref)
-    gone = _retire(env.ref, list(inventory.values()), clients, target, policy, progress, dependents)
+    tier = spec.tier if spec is not None else env.raw_spec.get("tier")
+    gone = _retire(env.ref, list(inventory.values()), clients, target, policy, progress, dependents, tier)
     kept = [r for k, r in inventory.items() if k not in gone]
     results = [progress.result(c, implemented(c, desired, clients), deleting=True) for c in components]
     status = replace_status(env.status, resources=kept, queues=env.status.queues if kept else [])
