@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field, field_validator, model_validator
 
@@ -42,7 +42,7 @@ def _unique(values: list[str]) -> list[str]:
 
 
 # A list whose entries each make a resource of their own: the API server refuses a duplicate, naming it.
-SET = {"x-kubernetes-list-type": "set"}
+SET: dict[str, Any] = {"x-kubernetes-list-type": "set"}
 Unique = AfterValidator(_unique)
 
 
