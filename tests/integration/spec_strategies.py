@@ -65,11 +65,16 @@ class Rule:
     field_path: str | None
     program: celpy.Runner
 
-    def holds(self, value: Any) -> bool:
+    def verdict(self, value: Any) -> bool | None:
+        """The rule's value for `value`; None where celpy cannot tell (it fails on some rules the API server
+        evaluates, such as has() on a comprehension's variable)."""
         try:
             return bool(self.program.evaluate({"self": json_to_cel(value)}) == celpy.celtypes.BoolType(True))
         except celpy.CELEvalError:
-            return False
+            return None
+
+    def holds(self, value: Any) -> bool:
+        return self.verdict(value) is True
 
     def group(self) -> list[str] | None:
         """The fields of which exactly one must be set, when the rule says that and no more."""
@@ -310,7 +315,7 @@ def _missing(draw: st.DrawFn, spec: dict[str, Any], path: Path, node: Schema, va
 def _breaks_rule(draw: st.DrawFn, spec: dict[str, Any], path: Path, node: Schema, value: Any) -> tuple[Any, str]:
     """A value the node's schema admits but one of its CEL rules refuses."""
     rule = draw(st.sampled_from(rules_of(node)))
-    bad = draw(valid(node, skip=rule).filter(lambda v: not rule.holds(v)))
+    bad = draw(valid(node, skip=rule).filter(lambda v: rule.verdict(v) is False))
     return _set(spec, path, bad), path_text(path) + (rule.field_path or "")
 
 
