@@ -96,12 +96,15 @@ def _environment(body: kopf.Body) -> Environment:
                        body.get("spec", {}), status, meta.get("annotations", {}), meta.get("creationTimestamp"))
 
 
-def _status_patch(outcome: Outcome, stored: dict[str, Any]) -> dict[str, Any]:
-    """What to write to status: nothing when the API server already holds it. Compared with what the API server
-    holds, not with the last computed status: a write that was lost is written again."""
-    if outcome.status == stored_status(stored):
+def _status_patch(outcome: Outcome, *held: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What to write to status: nothing when it is what the API server holds, by the body the pass started from
+    and by the last status this process wrote (the body may be older than that write, or newer: an edit by
+    hand). A write that was lost is written again."""
+    known = [h for h in held if h is not None]
+    if all(outcome.status == stored_status(h) for h in known):
         return {}
-    return {**{key: None for key in set(stored) - set(outcome.status) if key != "kopf"}, **outcome.status}
+    gone = {key for h in known for key in h} - set(outcome.status) - {"kopf"}
+    return {**{key: None for key in gone}, **outcome.status}
 
 
 def _drifted(owners: Mapping[str, set[str]]) -> None:
@@ -118,33 +121,52 @@ def _drift_verdict_changed() -> None:
 
 
 def _run(body: kopf.Body, deleting: bool, aws_pass: bool = True,
-         only: frozenset[str] | None = None) -> tuple[Outcome, dict[str, Any]]:
-    """One pass; the status patch to write, and the Events of its transitions posted. `only`: an AWS pass that
-    observes only these resources (the ones events named)."""
+         only: frozenset[str] | None = None) -> tuple[Outcome, bool]:
+    """One pass, its status written and the Events of its transitions posted; whether the API server holds the
+    status now. `only`: an AWS pass that observes only these resources (the ones events named).
+
+    The status is written under the environment's lock, by whichever pass computed it (a change handler, the
+    sweep, the daemon): a pass's write can never land after that of a later pass and take a rollout back a step,
+    as a patch kopf applies after the handler returns could."""
     kind = "finalize" if deleting else "drift" if only else "reconcile" if aws_pass else "rollout"
     memory = memories(body["metadata"]["uid"])
-    with memory.lock, metrics.RECONCILE_SECONDS.labels(kind).time():
-        env = _environment(body)
-        outcome = finalize(env, _now(), memory) if deleting else reconcile(env, _now(), memory, aws_pass, only)
-        memory.latest = outcome.status
-        memory.schedule(outcome.requeue_at)
-        if aws_pass and not only and not deleting:
-            memory.swept_at = time.monotonic()
+    with memory.lock:
+        with metrics.RECONCILE_SECONDS.labels(kind).time():
+            env = _environment(body)
+            outcome = finalize(env, _now(), memory) if deleting else reconcile(env, _now(), memory, aws_pass, only)
+            memory.latest = outcome.status
+            memory.schedule(outcome.requeue_at)
+            if aws_pass and not only and not deleting:
+                memory.swept_at = time.monotonic()
+        written = _store(body, outcome, memory)
     drift.watches.serve(body.get("spec", {}))
     metrics.RECONCILES.labels(kind, "changed" if outcome.changed else "unchanged").inc()
     for t in outcome.transitions:
         kopf.event(body, type="Warning" if t.warning else "Normal", reason=t.reason, message=t.message)
-    return outcome, _status_patch(outcome, body.get("status", {}))
+    return outcome, written
 
 
-def _handle(body: kopf.Body, patch: kopf.Patch, deleting: bool = False, aws_pass: bool = True) -> Outcome:
-    outcome, status = _run(body, deleting, aws_pass)
+def _store(body: kopf.Body, outcome: Outcome, memory: EnvironmentMemory) -> bool:
+    status = _status_patch(outcome, body.get("status", {}), memory.stored)
+    if status:
+        meta = body["metadata"]
+        try:
+            _write_status(body, status)
+        except ApiException as e:  # the next pass writes it; a deleted environment needs none
+            log.warning("%s/%s: status not written: HTTP %s", meta["namespace"], meta["name"], e.status)
+            return False
+    memory.stored = outcome.status
+    return True
+
+
+def _handle(body: kopf.Body, deleting: bool = False, aws_pass: bool = True) -> Outcome:
+    outcome, written = _run(body, deleting, aws_pass)
     if outcome.expired:
-        _expire(body, status, outcome)
+        _expire(body, outcome, written)
         return outcome
-    for key, value in status.items():
-        patch.status[key] = value
-    _notify(body, outcome, persisted=not status)
+    if not written:
+        raise kopf.TemporaryError("the status was not written", delay=2)
+    _notify(body, outcome, persisted=True)
     return outcome
 
 
@@ -156,16 +178,13 @@ def _notify(body: kopf.Body, outcome: Outcome, persisted: bool) -> None:
                        outcome.status, persisted)
 
 
-def _expire(body: kopf.Body, status: dict[str, Any], outcome: Outcome) -> None:
+def _expire(body: kopf.Body, outcome: Outcome, written: bool) -> None:
     """The environment expired: its status (the Expired notification in the outbox) written first, then the
-    environment deleted; its finalizer applies the deletionPolicy."""
+    environment deleted; its finalizer applies the deletionPolicy. Expired all the same when the write failed:
+    only the Expired notification is lost with it."""
     meta = body["metadata"]
-    try:
-        if status:
-            _write_status(body, status)
+    if written:
         _notify(body, outcome, persisted=True)
-    except ApiException as e:  # expired all the same: only the Expired notification is lost with the write
-        log.warning("%s/%s: status not written: HTTP %s", meta["namespace"], meta["name"], e.status)
     if meta.get("deletionTimestamp"):
         return
     log.info("%s/%s: expired, deleting it", meta["namespace"], meta["name"])
@@ -182,7 +201,7 @@ def _expire(body: kopf.Body, status: dict[str, Any], outcome: Outcome) -> None:
 @kopf.on.create(*RESOURCE, id="reconcile-create")
 @kopf.on.update(*RESOURCE, id="reconcile-update", field="spec")
 def on_change(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    outcome = _handle(body, patch)
+    outcome = _handle(body)
     if outcome.retry_after is not None:
         raise kopf.TemporaryError("waiting for AWS", delay=outcome.retry_after)
 
@@ -190,7 +209,7 @@ def on_change(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
 @kopf.on.update(*RESOURCE, id="rollout-command", field="metadata.annotations")
 def on_command(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """`aenv promote|abort|retry|undo` write an annotation: act on it now, not at the next timer."""
-    _handle(body, patch, aws_pass=False)
+    _handle(body, aws_pass=False)
 
 
 @kopf.timer(*RESOURCE, id="resync", interval=DRIFT.tick_seconds, initial_delay=DRIFT.tick_seconds)
@@ -201,7 +220,7 @@ def resync(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     interval = drift.watches.sweep_seconds(body.get("spec", {}))
     if body["metadata"].get("deletionTimestamp") or not sweep_due(memory, interval, time.monotonic()):
         return
-    outcome = _handle(body, patch)
+    outcome = _handle(body)
     memory.retry_at = None if outcome.retry_after is None else time.monotonic() + outcome.retry_after
 
 
@@ -247,17 +266,11 @@ def _cluster_pass(body: kopf.Body, why: str) -> None:
     meta = body["metadata"]
     log.info("%s/%s: cluster pass (%s)", meta["namespace"], meta["name"], why)
     touched = memories(meta["uid"]).take_touched()
-    outcome, status = _run(body, deleting=False, aws_pass=bool(touched), only=touched or None)
+    outcome, written = _run(body, deleting=False, aws_pass=bool(touched), only=touched or None)
     if outcome.expired:
-        _expire(body, status, outcome)
-        return
-    if status:
-        try:
-            _write_status(body, status)
-        except ApiException as e:  # the resync writes it; a deleted environment needs none
-            log.warning("%s/%s: status not written: HTTP %s", meta["namespace"], meta["name"], e.status)
-            return
-    _notify(body, outcome, persisted=True)
+        _expire(body, outcome, written)
+    elif written:
+        _notify(body, outcome, persisted=True)
 
 
 @kopf.daemon(*RESOURCE, id="backups", when=lambda spec, **_: bool(spec.get("database")))
@@ -283,7 +296,7 @@ def _write_status(body: kopf.Body, status: dict[str, Any]) -> None:
 
 @kopf.on.delete(*RESOURCE, id="finalize")
 def on_delete(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-    outcome = _handle(body, patch, deleting=True)
+    outcome = _handle(body, deleting=True)
     if not outcome.done:
         raise kopf.TemporaryError("waiting for AWS to confirm deletion", delay=outcome.retry_after or 5)
     _forget(body)

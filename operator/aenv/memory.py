@@ -29,9 +29,11 @@ class EnvironmentMemory:
     # kopf may run a change handler, a timer and the healing daemon of one environment at the same time.
     lock: threading.Lock = field(default_factory=threading.Lock)
     _touched_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    # The status the last pass computed. kopf writes a handler's status patch only after the handler returns, so
-    # a handler that waited for the lock may hold a body older than the last pass: it starts from this instead.
+    # The status the last pass computed. A handler or the daemon that waited for the lock may hold a body older
+    # than the last pass: it starts from this instead.
     latest: dict[str, Any] | None = None
+    # The status this process last wrote (handlers.py), or None since its start.
+    stored: dict[str, Any] | None = None
     # The outputs of the last AWS pass: a pass without AWS (a rollout step, healing) serves the workloads and the
     # connection Secret from them.
     outputs: Mapping[str, Mapping[str, Any]] | None = None
