@@ -9,10 +9,11 @@ import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import kopf
+import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -27,7 +28,7 @@ from .memory import EnvironmentMemory, Memories
 from .migrations import gate as migrations
 from .naming import EnvironmentRef
 from .notify.sender import Sender
-from .reconcile import Environment, Outcome, finalize, reconcile, stored_status
+from .reconcile import Environment, Outcome, api_unavailable, finalize, reconcile, stored_status
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 # The sweep: every environment observed whole in AWS, rarely when CloudTrail events wake the ones that drift.
@@ -83,6 +84,9 @@ def stop_watching(**_: Any) -> None:
     drift.watches.stop()
     if _sender is not None:
         _sender.stop()
+
+
+WRITE_RETRY_SECONDS = 2.0
 
 
 def _now() -> str:
@@ -152,9 +156,13 @@ def _store(body: kopf.Body, outcome: Outcome, memory: EnvironmentMemory) -> bool
         meta = body["metadata"]
         try:
             _write_status(body, status)
-        except ApiException as e:  # the next pass writes it; a deleted environment needs none
-            log.warning("%s/%s: status not written: HTTP %s", meta["namespace"], meta["name"], e.status)
-            return False
+        except (ApiException, urllib3.exceptions.HTTPError) as e:  # a deleted environment needs none
+            log.warning("%s/%s: status not written: %s", meta["namespace"], meta["name"],
+                        f"HTTP {e.status}" if isinstance(e, ApiException) else type(e).__name__)
+            if api_unavailable(e):  # written by a pass once the API server answers again
+                memory.schedule(datetime.now(UTC) + timedelta(seconds=WRITE_RETRY_SECONDS))
+                return False
+            return True  # refused: written again it would be refused again; the next pass writes its own
     memory.stored = outcome.status
     return True
 
