@@ -8,18 +8,15 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from kubernetes import client, config
 from tests.integration.conftest import NAMESPACE_PREFIX, Operator
 from tests.integration.kube import Kube
+from tests.integration.own_stack import own_stack
 from tests.integration.reliability_crashes import Trial, run_trials
 
-from aenv.api import GROUP, PLURAL, crd
-from aenv.local.controlplane import REPO, LocalCluster
 from aenv.local.emulator import AwsEmulator
 from reliability_cases import Row
 
@@ -30,26 +27,9 @@ RESYNC_SECONDS = 10  # 20 environments observed whole every 2 s (the tests' resy
 @contextmanager
 def operated(resync: float = RESYNC_SECONDS) -> Iterator[tuple[Kube, AwsEmulator, Operator, str]]:
     """A local control plane, moto, and `aenv run` as its own process serving one fresh namespace."""
-    workdir = Path(tempfile.mkdtemp(prefix="aenv-reliability-"))
-    cluster = LocalCluster(f"aenv-reliability-{os.getpid()}", workdir / "kwok")
-    emulator = AwsEmulator(workdir / "moto")
-    operator: Operator | None = None
-    try:
-        kubeconfig = cluster.up(nodes=2)
-        emulator.start()
-        cluster.apply_crd(REPO / "crds" / crd.CRD_FILE, f"{PLURAL}.{GROUP}")
-        kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))
-        namespace = f"{NAMESPACE_PREFIX}{uuid.uuid4().hex[:8]}"
-        kube.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
-        (workdir / "operator").mkdir()
-        operator = Operator(workdir / "operator", kubeconfig, emulator, resync=resync)
-        operator.start()
-        yield kube, emulator, operator, namespace
-    finally:
-        if operator is not None:
-            operator.stop()
-        emulator.stop()
-        cluster.down()
+    with own_stack(Path(tempfile.mkdtemp(prefix="aenv-reliability-")), NAMESPACE_PREFIX, nodes=2,
+                   resync=resync) as s:
+        yield s.kube, s.emulator, s.operator, s.namespace
 
 
 def measure(quick: bool) -> list[Row]:

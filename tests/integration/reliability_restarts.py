@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,17 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from kubernetes import client, config
-
-from aenv.api import crd
-from aenv.local.controlplane import REPO, LocalCluster
-from aenv.local.emulator import AwsEmulator
 from aenv.local.processes import wait_for
 from aenv.naming import TAG_UID
 
-from .conftest import Operator
 from .kube import Kube
+from .own_stack import Stack, own_stack
 
 PREFIX = "aenv-restarts-"
 ROLLOUT_ENV = "rt"
@@ -71,37 +64,11 @@ class Result:
                 and all(seen == self.rollout_before[:2] for seen in self.rollout_seen))
 
 
-@dataclass
-class Stack:
-    cluster: LocalCluster
-    kube: Kube
-    emulator: AwsEmulator
-    operator: Operator
-    namespace: str
-
-
 @contextmanager
 def restartable_stack(workdir: Path) -> Iterator[Stack]:
     """A control plane of its own (one kwok node), an emulator and an operator serving one namespace."""
-    cluster = LocalCluster(f"aenv-restarts-{uuid.uuid4().hex[:6]}", workdir / "kwok")
-    emulator = AwsEmulator(workdir / "moto")
-    operator: Operator | None = None
-    try:
-        kubeconfig = cluster.up(nodes=1)
-        emulator.start()
-        kube = Kube(config.new_client_from_config(config_file=str(kubeconfig)))
-        kube.apply_crd(yaml.safe_load((REPO / "crds" / crd.CRD_FILE).read_text()))
-        namespace = f"{PREFIX}{uuid.uuid4().hex[:6]}"
-        kube.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
-        (workdir / "operator").mkdir(parents=True, exist_ok=True)
-        operator = Operator(workdir / "operator", kubeconfig, emulator, prefix=PREFIX)
-        operator.start()
-        yield Stack(cluster, kube, emulator, operator, namespace)
-    finally:
-        if operator is not None:
-            operator.stop()
-        emulator.stop()
-        cluster.down()
+    with own_stack(workdir, PREFIX) as stack:
+        yield stack
 
 
 def small_spec(*queues: str) -> dict[str, Any]:
