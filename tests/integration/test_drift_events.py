@@ -60,12 +60,19 @@ def test_an_event_corrects_the_resource_it_names_and_only_it(kube: Kube, emulato
                                                 "queues": [{"name": "touched"}, {"name": "quiet"}]})
     env = kube.wait_condition(drift_namespace, "orders", "Ready")
     urls = {q["name"]: q["url"] for q in env["status"]["queues"]}
-    # aenv's rule delivers to its queue once the operator has made them for this account and region
-    wait_for(lambda: any(CHANNEL in u for u in sqs.list_queues(QueueNamePrefix=CHANNEL).get("QueueUrls", [])),
-             CORRECTED_SECONDS, "aenv's drift queue")
-    assert [t["Arn"] for t in events.list_targets_by_rule(Rule=CHANNEL)["Targets"]] == [
-        sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName=CHANNEL)["QueueUrl"],
-                                 AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]]
+    # aenv's rule delivers to its queue once the operator has made the queue, the rule and its target for this
+    # account and region, in that order: an event sent before the target is set would be lost
+    def channel_arn() -> str | None:
+        found = sqs.list_queues(QueueNamePrefix=CHANNEL).get("QueueUrls", [])
+        return str(sqs.get_queue_attributes(QueueUrl=found[0], AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"]) if found else None
+
+    def targets() -> list[str]:
+        rules = events.list_rules(NamePrefix=CHANNEL)["Rules"]
+        return [t["Arn"] for t in events.list_targets_by_rule(Rule=CHANNEL)["Targets"]] if rules else []
+
+    wait_for(lambda: channel_arn() is not None and bool(targets()), CORRECTED_SECONDS, "aenv's drift channel")
+    assert targets() == [channel_arn()]
 
     for url in urls.values():  # two changes by hand; CloudTrail "reports" one of them
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "7"})

@@ -14,6 +14,9 @@
   the CacheClusterNotFound of a cluster filter), so its Snapshot CRs never get created against moto.
 - ElastiCache DescribeEvents (HTTP 500 in moto; the ACK elasticache controller calls it on every sync): an empty
   list, paginated as AWS pages it (Events, Marker).
+- API Gateway v2 tags on a stage: moto routes TagResource and UntagResource only for APIs and VPC links (a stage's
+  ARN, `.../apis/<id>/stages/<name>`, is a 404), and GetStage answers the tags the stage was created with. Here a
+  stage is tagged and untagged as AWS does it, and GetStage shows the result.
 - CloudWatch over Smithy RPC v2 CBOR, the protocol of the ACK cloudwatch controller's Go SDK, which moto does not
   serve: translated to the JSON protocol in front of moto (cbor_rpc).
 - The local data plane (AENV_EMULATOR_DATA_PLANE=1): a real redis-server behind each replication group and a real
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -34,6 +38,8 @@ from types import ModuleType
 from typing import Any
 
 from moto import server
+from moto.apigatewayv2 import urls as apigatewayv2_urls
+from moto.apigatewayv2.models import ApiGatewayV2Backend
 from moto.core.responses import ActionResult, EmptyResult, PaginatedResult
 from moto.ec2.models import subnets as ec2_subnets
 from moto.ec2.models import vpcs as ec2_vpcs
@@ -253,6 +259,44 @@ def _describe_missing_snapshot() -> None:
     _RESPONSE.describe_snapshots = describe_snapshots
 
 
+# API Gateway v2 stage tags ---------------------------------------------------------------------------------------
+
+STAGE_ARN = re.compile(r"^arn:aws[\w-]*:apigateway:[\w-]+::/apis/(?P<api>[^/]+)/stages/(?P<stage>[^/]+)$")
+
+
+def _tag_stages() -> None:
+    paths = apigatewayv2_urls.url_paths
+    stage = "{0}/v2/tags/(?P<arn_pt1>[^/]+)/apis/(?P<arn_pt2>[^/]+)/stages/(?P<arn_pt3>[^/]+)$"
+    paths[stage] = paths["{0}/v2/tags/(?P<resource_arn>[^/]+)$"]
+
+    def stage_tags(backend: ApiGatewayV2Backend, resource_arn: str) -> dict[str, str] | None:
+        found = STAGE_ARN.match(resource_arn)
+        if found is None:
+            return None
+        tags: dict[str, str] = backend.get_stage(found["api"], found["stage"]).tags
+        return tags
+
+    tag, untag = ApiGatewayV2Backend.tag_resource, ApiGatewayV2Backend.untag_resource
+
+    def tag_resource(self: ApiGatewayV2Backend, resource_arn: str, tags: dict[str, str]) -> None:
+        on_stage = stage_tags(self, resource_arn)
+        if on_stage is None:
+            return tag(self, resource_arn, tags)
+        on_stage.update(tags or {})
+        return None
+
+    def untag_resource(self: ApiGatewayV2Backend, resource_arn: str, tag_keys: list[str]) -> None:
+        on_stage = stage_tags(self, resource_arn)
+        if on_stage is None:
+            return untag(self, resource_arn, tag_keys)
+        for key in tag_keys:
+            on_stage.pop(key, None)
+        return None
+
+    backend: Any = ApiGatewayV2Backend
+    backend.tag_resource, backend.untag_resource = tag_resource, untag_resource
+
+
 # CloudWatch over CBOR --------------------------------------------------------------------------------------------
 
 def _serve_cbor() -> None:
@@ -276,6 +320,7 @@ def install(environ: Mapping[str, str] = os.environ) -> dataplane_backend.DataPl
     _delete_cache_subnet_groups(delay)
     _describe_no_events()
     _describe_missing_snapshot()
+    _tag_stages()
     _serve_cbor()
     return dataplane_backend.install(environ)  # last: it wraps what the sections above made
 
