@@ -24,6 +24,7 @@ from .drift import watch as drift
 from .drift.settings import Settings as DriftSettings
 from .kube import owned
 from .kube.client import api
+from .kube.diffbase import CompactDiffBaseStorage
 from .memory import EnvironmentMemory, Memories
 from .migrations import gate as migrations
 from .naming import EnvironmentRef
@@ -51,8 +52,7 @@ log = logging.getLogger("aenv")
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=GROUP, key="last-handled-configuration")
+    settings.persistence.diffbase_storage = CompactDiffBaseStorage(prefix=GROUP, key="last-handled-configuration")
     # Events come from aenv's own transitions, not from kopf's log lines.
     settings.posting.level = logging.CRITICAL
     settings.execution.max_workers = int(os.environ.get("AENV_WORKERS", "16"))
