@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -29,6 +28,7 @@ from .cost import estimate as cost
 from .dataplane import logins
 from .drift import watch as drift
 from .drift.health import CONDITION as DRIFT_CONDITION
+from .failures import describe_failure
 from .kube import apply, connection_secret, workloads
 from .memory import EnvironmentMemory
 from .naming import EnvironmentRef
@@ -46,7 +46,6 @@ MODES: dict[str, Registry] = {"boto3": aws.CLIENTS, "ack": ack.CLIENTS}
 PROGRESS_RETRY_SECONDS = 10.0
 API_RETRY_SECONDS = 2.0  # the Kubernetes API server did not answer: it is restarting, or etcd is
 T = TypeVar("T")
-FAILURE_MESSAGE_LIMIT = 1024
 SECRET_MIN_LENGTH = 6  # shorter values (a port, a user name) are not credentials and would mask too much
 log = logging.getLogger("aenv.reconcile")
 
@@ -195,22 +194,6 @@ def api_unavailable(error: Exception) -> bool:
 def _secret_values(outputs: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return [v for key, out in outputs.items() if key.startswith("secret/")
             for v in out.values() if isinstance(v, str) and len(v) >= SECRET_MIN_LENGTH]
-
-
-def describe_failure(error: Exception, secrets: Sequence[str] = ()) -> str:
-    """One line for a condition: what failed and why, with any known secret value masked."""
-    status, body = getattr(error, "status", None), getattr(error, "body", None)
-    if isinstance(status, int) and isinstance(body, str | bytes):  # the Kubernetes API refused a request
-        try:
-            detail = json.loads(body).get("message") or getattr(error, "reason", "")
-        except (ValueError, AttributeError):
-            detail = getattr(error, "reason", "")
-        message = f"the Kubernetes API answered {status}: {detail}"
-    else:
-        message = f"{type(error).__name__}: {error}"
-    for secret in secrets:
-        message = message.replace(secret, "***")
-    return message if len(message) <= FAILURE_MESSAGE_LIMIT else message[: FAILURE_MESSAGE_LIMIT - 3] + "..."
 
 
 def _invalid(env: Environment, error: ValidationError, now: str) -> Outcome:

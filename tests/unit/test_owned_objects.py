@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aenv.api.rollout_state import RolloutState
+from aenv.failures import describe_failure
 from aenv.kube import owned
 from aenv.kube.apply import Written, key_of
 from aenv.memory import Memories
-from aenv.reconcile import describe_failure
 from aenv.rollouts import engine
 from aenv.rollouts.traffic.replica_ratio import ReplicaRatioRouter
 
@@ -169,3 +170,14 @@ def test_the_watches_are_ready_once_each_is_established_or_its_kind_is_not_serve
     assert watcher.ready()
     watcher.states[("Secret", "team-b")] = "failing"
     assert not watcher.ready()
+
+
+def test_a_refusal_by_the_kubernetes_client_is_one_line_without_headers() -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    refused = ApiException(status=422, reason="Unprocessable Entity")
+    refused.body = json.dumps({"kind": "Status", "message": 'Service "api" is invalid: spec.ports: Required value'})
+    refused.headers = {"Audit-Id": "0e1f", "Content-Type": "application/json"}
+    assert "\n" in str(refused) and "Audit-Id" in str(refused)  # what a condition used to carry
+    assert describe_failure(refused) == \
+        'the Kubernetes API answered 422: Service "api" is invalid: spec.ports: Required value'

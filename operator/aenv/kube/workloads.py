@@ -18,6 +18,7 @@ from ..api.rollout import Canary, Rollout, Step, TrafficRouting
 from ..api.rollout_state import RolloutState
 from ..api.spec import EnvironmentSpec, Workload
 from ..api.status import WorkloadStatus
+from ..failures import describe_failure
 from ..memory import EnvironmentMemory, RouteKey
 from ..migrations import gate as migrations
 from ..migrations import snapshot
@@ -131,7 +132,7 @@ def reconcile(env: EnvironmentRef, spec: EnvironmentSpec, previous: Sequence[Wor
             state = _one(env, spec, w, policy, before.get(w.name) or RolloutState(), observed,
                          wanted.get(w.name, []), now, result, memory, gate)
         except (TrafficRoutingError, ApiException) as e:
-            problems.append(f"{w.name}: {e}")
+            problems.append(f"{w.name}: {e if isinstance(e, TrafficRoutingError) else describe_failure(e)}")
             state = before.get(w.name) or RolloutState()
         result.statuses.append(WorkloadStatus(
             name=w.name, stable=state.stable_revision, canary=state.canary_revision,

@@ -26,6 +26,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from ..api.spec import EnvironmentSpec, Workload
+from ..failures import describe_failure
 from ..naming import EnvironmentRef
 from ..plan import connection
 from ..rollouts.engine import MigrationOutcome, RunMigrations
@@ -207,7 +208,7 @@ def _guarded(action: RunMigrations, run: Callable[[], MigrationOutcome]) -> Migr
         return run()
     except Exception as e:
         log.exception("migrations of %s failed", action.revision)
-        return _failed(action, f"{type(e).__name__}: {e}")
+        return _failed(action, describe_failure(e))
 
 
 def _failed(action: RunMigrations, message: str, before: int | None = None) -> MigrationOutcome:
