@@ -4,8 +4,10 @@ share one session's parsed service models."""
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 
 import pytest
+from botocore.exceptions import ParamValidationError
 from prometheus_client import REGISTRY
 
 from aenv import allocator, metrics
@@ -52,6 +54,26 @@ def test_clients_are_shared_per_service_region_and_endpoint_and_parse_each_model
     assert elsewhere is not sqs
     # One session: the second client reuses the model the first one parsed instead of holding its own copy.
     assert elsewhere.meta.service_model._service_description is sqs.meta.service_model._service_description
+
+
+def test_parsed_models_are_plain_dicts_without_documentation_and_still_serve_calls() -> None:
+    s3 = session.client("s3", "us-east-1", "http://127.0.0.1:9")
+    model = s3.meta.service_model
+    description = model._service_description
+
+    def kinds(node: object) -> set[type]:
+        found = {type(node)}
+        for child in node.values() if isinstance(node, dict) else node if isinstance(node, list) else ():
+            found |= kinds(child)
+        return found
+
+    assert OrderedDict not in kinds(description)
+    put = model.operation_model("PutObject")
+    assert put.documentation == "" and put.input_shape.members["Bucket"].documentation == ""
+    assert model.client_context_parameters  # their documentation, which botocore indexes, is kept
+    assert s3.get_paginator("list_objects_v2").paginate(Bucket="b") is not None
+    with pytest.raises(ParamValidationError, match="Bucket"):
+        s3.put_object(Key="k")
 
 
 def test_the_operator_limits_malloc_arenas_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,6 +4,10 @@ jitter.
 One session, not one per client: each boto3 session keeps its own loader, which parses the endpoint table and
 every service model it is asked for again (about 7 MB a client, measured: 16 clients from 16 sessions take 165 MB,
 from one session 57 MB). Clients are thread-safe once made; making them from one session is not, hence the lock.
+
+The session's loader keeps the models it parsed as plain dicts (botocore builds OrderedDicts, twice the size, though
+a dict keeps its order) and without the documentation of operations and shapes, which only docstrings read: the
+14 clients the operator makes hold 28 MB instead of 48 MB.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from functools import lru_cache
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.loaders import JSONFileLoader, Loader
 
 from ..metrics import AWS_CALLS
 
@@ -33,9 +39,36 @@ def _count(event_name: str, **_kwargs: Any) -> None:
     AWS_CALLS.labels(service, operation).inc()
 
 
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_plain(value) for value in node]
+    return node
+
+
+class _PlainFiles(JSONFileLoader):
+    def load_file(self, file_path: str) -> Any:
+        return _plain(super().load_file(file_path))
+
+
+class _LeanLoader(Loader):
+    def load_service_model(self, service_name: str, type_name: str, api_version: str | None = None) -> Any:
+        model = super().load_service_model(service_name, type_name, api_version)
+        if type_name == "service-2":  # the cached model itself: what botocore keeps
+            model.pop("documentation", None)
+            for entry in (*model.get("operations", {}).values(), *model.get("shapes", {}).values()):
+                entry.pop("documentation", None)
+                for member in entry.get("members", {}).values():
+                    member.pop("documentation", None)
+        return model
+
+
 @lru_cache(maxsize=1)
 def _session() -> Any:
-    return boto3.session.Session()
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _LeanLoader(file_loader=_PlainFiles()))
+    return boto3.session.Session(botocore_session=core)
 
 
 def make(service: str, region: str, endpoint: str | None, config: Config) -> Any:
