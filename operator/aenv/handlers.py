@@ -143,7 +143,7 @@ def _run(body: kopf.Body, deleting: bool, aws_pass: bool = True,
             if aws_pass and not only and not deleting:
                 memory.swept_at = time.monotonic()
         written = _store(body, outcome, memory)
-    drift.watches.serve(body.get("spec", {}))
+    drift.watches.serve(body["metadata"]["uid"], body.get("spec", {}))
     metrics.RECONCILES.labels(kind, "changed" if outcome.changed else "unchanged").inc()
     for t in outcome.transitions:
         kopf.event(body, type="Warning" if t.warning else "Normal", reason=t.reason, message=t.message)
@@ -320,6 +320,7 @@ def _forget(body: kopf.Body) -> None:
     meta = body["metadata"]
     memories.forget(meta["uid"])
     migrations.forget(meta["uid"])
+    drift.watches.release(meta["uid"])
     if _sender is not None:
         _sender.forget(meta["uid"])
     metrics.forget(meta["namespace"], meta["name"])

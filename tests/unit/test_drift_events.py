@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from aenv.aws.component import AwsTarget
 from aenv.drift.events import DETAIL_TYPE, SOURCES, Index, Recorded, parse, rule_pattern, tokens
 from aenv.drift.health import Health
 from aenv.drift.settings import Settings
+from aenv.drift.watch import Watches
 from aenv.iam_policy import action_of, actions
 
 QUEUE = "aenv-team-a-orders-queue-events"
@@ -131,3 +133,24 @@ def test_the_iam_policy_grants_the_channel() -> None:
     for service, operation in [("eventbridge", "PutRule"), ("eventbridge", "PutTargets"), ("sqs", "ReceiveMessage"),
                                ("sqs", "DeleteMessageBatch"), ("sqs", "TagQueue"), ("sts", "GetCallerIdentity")]:
         assert action_of(service, operation) in granted
+
+
+def test_a_channel_runs_while_an_environment_it_serves_exists() -> None:
+    watches = Watches()
+    watches.start(Settings(), list, lambda _: None, lambda: None)
+    east = {"aws": {"region": "us-east-1", "endpoint": "http://127.0.0.1:9"}}
+    west = {"aws": {"region": "us-west-2", "endpoint": "http://127.0.0.1:9"}}
+    try:
+        watches.serve("a", east)
+        watches.serve("b", east)
+        watches.serve("c", {"aws": {"region": "us-east-1", "mode": "ack"}})  # ACK corrects drift in mode ack
+        assert watches.serving() == {AwsTarget("us-east-1", "http://127.0.0.1:9")}
+        watches.release("a")
+        assert watches.serving() == {AwsTarget("us-east-1", "http://127.0.0.1:9")}, "b still uses it"
+        watches.serve("b", west)  # b moved: nothing uses us-east-1 any more
+        assert watches.serving() == {AwsTarget("us-west-2", "http://127.0.0.1:9")}
+        watches.release("b")
+        watches.release("c")
+        assert watches.serving() == set()
+    finally:
+        watches.stop()

@@ -128,11 +128,14 @@ class Channel(threading.Thread):
 
 
 class Watches:
-    """Every channel of the operator, by target; none until start() (a process that is no operator has none)."""
+    """Every channel of the operator, by target; none until start() (a process that is no operator has none). A
+    channel runs while an environment it serves exists: the last one deleted (or moved to another region) stops
+    it. The rule and queue stay in AWS, shared by the account's operators."""
 
     def __init__(self) -> None:
         self.settings = Settings()
         self._channels: dict[AwsTarget, Channel] = {}
+        self._served: dict[str, AwsTarget] = {}  # environment uid -> the target it is served through
         self._lock = threading.Lock()
         self._started = False
         self._recorded: Callable[[], Iterable[Recorded]] = list
@@ -152,19 +155,42 @@ class Watches:
             for channel in self._channels.values():
                 channel.stopping.set()
             self._channels.clear()
+            self._served.clear()
             self._started = False
 
-    def serve(self, spec: Mapping[str, Any]) -> None:
-        """Start the channel of the environment's account and region (mode boto3) if it has none yet."""
-        target = boto3_target(spec)
-        if target is None or not self.settings.events:
-            return
+    def serve(self, uid: str, spec: Mapping[str, Any]) -> None:
+        """Start the channel of the environment's account and region (mode boto3) if it has none yet; stop the one
+        it was served through before, when it moved and no other environment uses that one."""
+        target = boto3_target(spec) if self.settings.events else None
         with self._lock:
-            if self._started and target not in self._channels:
-                channel = Channel(target, self.settings, self._recorded, self._route, self._changed,
-                                  alarm=self._alarm)
-                self._channels[target] = channel
-                channel.start()
+            before = self._served.pop(uid, None)
+            if target is not None and self._started:
+                self._served[uid] = target
+                if target not in self._channels:
+                    channel = Channel(target, self.settings, self._recorded, self._route, self._changed,
+                                      alarm=self._alarm)
+                    self._channels[target] = channel
+                    channel.start()
+            if before is not None and before != target:
+                self._retire(before)
+
+    def release(self, uid: str) -> None:
+        """The environment is gone: stop its channel if no other environment uses it."""
+        with self._lock:
+            before = self._served.pop(uid, None)
+            if before is not None:
+                self._retire(before)
+
+    def serving(self) -> set[AwsTarget]:
+        """The targets whose channels run."""
+        with self._lock:
+            return set(self._channels)
+
+    def _retire(self, target: AwsTarget) -> None:
+        if target not in self._served.values():
+            channel = self._channels.pop(target, None)
+            if channel is not None:
+                channel.stopping.set()
 
     def delete(self, target: AwsTarget, receipts: list[str]) -> None:
         """Delete messages an environment kept (alarm state changes whose notifications are written)."""
