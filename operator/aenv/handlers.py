@@ -29,7 +29,7 @@ from .memory import EnvironmentMemory, Memories
 from .migrations import gate as migrations
 from .naming import EnvironmentRef
 from .notify.sender import Sender
-from .reconcile import Environment, Outcome, api_unavailable, finalize, reconcile, stored_status
+from .reconcile import API_RETRY_SECONDS, Environment, Outcome, api_unavailable, finalize, reconcile, stored_status
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 # The sweep: every environment observed whole in AWS, rarely when CloudTrail events wake the ones that drift.
@@ -84,9 +84,6 @@ def stop_watching(**_: Any) -> None:
     drift.watches.stop()
     if _sender is not None:
         _sender.stop()
-
-
-WRITE_RETRY_SECONDS = 2.0
 
 
 def _now() -> str:
@@ -160,7 +157,7 @@ def _store(body: kopf.Body, outcome: Outcome, memory: EnvironmentMemory) -> bool
             log.warning("%s/%s: status not written: %s", meta["namespace"], meta["name"],
                         f"HTTP {e.status}" if isinstance(e, ApiException) else type(e).__name__)
             if api_unavailable(e):  # written by a pass once the API server answers again
-                memory.schedule(datetime.now(UTC) + timedelta(seconds=WRITE_RETRY_SECONDS))
+                memory.schedule(datetime.now(UTC) + timedelta(seconds=API_RETRY_SECONDS))
                 return False
             return True  # refused: written again it would be refused again; the next pass writes its own
     memory.stored = outcome.status
@@ -173,7 +170,7 @@ def _handle(body: kopf.Body, deleting: bool = False, aws_pass: bool = True) -> O
         _expire(body, outcome, written)
         return outcome
     if not written:
-        raise kopf.TemporaryError("the status was not written", delay=2)
+        raise kopf.TemporaryError("the status was not written", delay=API_RETRY_SECONDS)
     _notify(body, outcome, persisted=True)
     return outcome
 
