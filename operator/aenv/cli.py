@@ -35,7 +35,9 @@ def _run(args: argparse.Namespace) -> int:
     import kopf
 
     from . import handlers  # registers the handlers
+    from .kube.namespace_listing import include_initial_listing
 
+    include_initial_listing()
     if args.namespace and not any(set(n) & set("*?[!") for n in args.namespace):
         handlers.namespaces = list(args.namespace)
 
