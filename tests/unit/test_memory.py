@@ -3,13 +3,18 @@ share one session's parsed service models."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections import OrderedDict
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ParamValidationError
 from prometheus_client import REGISTRY
 
+import aenv
 from aenv import allocator, metrics
 from aenv.aws import session
 from aenv.memory import Memories
@@ -90,3 +95,13 @@ def test_free_memory_is_trimmed_until_stopped() -> None:
     stop.set()
     thread.join(timeout=5)
     assert not thread.is_alive()
+
+
+def test_the_operator_loads_the_data_plane_and_cel_libraries_only_when_used() -> None:
+    """psycopg, redis and cel-python take about 22 MB resident together: an operator whose environments have no
+    database, no cache check and no analysis never loads them."""
+    code = ("import sys, aenv.cli, aenv.handlers; "
+            "print(sorted(m for m in ('psycopg', 'redis', 'celpy', 'lark') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(aenv.__file__).parent.parent)})
+    assert out.stdout.strip() == "[]"

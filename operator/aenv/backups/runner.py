@@ -17,7 +17,7 @@ from ..api.status import BackupRecord, BackupsStatus, DrillRecord, RestoreRecord
 from ..naming import EnvironmentRef
 from ..plan.backups import KEY, bucket_name
 from ..plan.conditions import Transition
-from . import drill, pgtools
+from . import pgtools
 from .pgtools import BackupError, Database
 from .schedule import BACKUP_ANNOTATION, DRILL_ANNOTATION, Due, RestoreRequest, format_time
 
@@ -92,6 +92,8 @@ def _backup(env: EnvironmentRef, db: Database, s3: Any, bucket: str, kms: str, a
 
 def _drill(env: EnvironmentRef, db: Database, s3: Any, bucket: str, tables: list[str],
            annotations: Mapping[str, str], why: str, done: Done, now: Callable[[], datetime]) -> None:
+    from . import drill  # it loads psycopg (10 MB resident): only in an operator that runs a drill
+
     start = time.monotonic()
     if why == "requested":
         done.status = done.status.model_copy(update={"drill_request": annotations.get(DRILL_ANNOTATION)})

@@ -12,10 +12,7 @@ logins_in_use; without it, never). Update creates the group role with its privil
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import psycopg
-from psycopg import sql
+from typing import TYPE_CHECKING, Any
 
 from ..api.spec import DeletionPolicy
 from ..aws.component import AwsTarget, Classified
@@ -25,6 +22,9 @@ from ..plan.logins import GROUP_ROLE, LOGIN_ROLES, other
 from ..plan.types import Desired, Observation, Sensitive
 from . import Settings
 from .postgres import UNREACHABLE_MARKERS, connect_args
+
+if TYPE_CHECKING:
+    import psycopg
 
 KIND = "postgres.login"
 COMMENT_PREFIX = "aenv "
@@ -46,6 +46,8 @@ class PostgresLogins(Classified):
         return self.settings or Settings.from_environ()
 
     def _connect(self, p: Mapping[str, Any]) -> psycopg.Connection[Any]:
+        import psycopg  # 10 MB resident: loaded with the first database an operator serves
+
         try:
             return psycopg.connect(host=p["host"], port=p["port"], dbname=p["db_name"], user=p["master_username"],
                                    password=str(p["master_password"]), autocommit=True,
@@ -91,6 +93,8 @@ class PostgresLogins(Classified):
         return self.update(desired, self.observe(desired))
 
     def update(self, desired: Desired, observed: Observation) -> Observation:
+        from psycopg import sql
+
         p = desired.params
         current, group = sql.Identifier(str(p["username"])), sql.Identifier(GROUP_ROLE)
         with self._connect(p) as conn, conn.transaction():
@@ -115,6 +119,8 @@ class PostgresLogins(Classified):
     def _group(conn: psycopg.Connection[Any], database: str, master: str) -> None:
         """The group role with every privilege on the database's public schema, now and for what the master user
         (a restore, an older migration) makes later."""
+        from psycopg import sql
+
         group = sql.Identifier(GROUP_ROLE)
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [GROUP_ROLE]).fetchone():
             conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(group))
