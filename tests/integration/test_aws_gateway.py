@@ -20,9 +20,10 @@ from aenv.aws.apigatewayv2_domain_name import ApiDomainNames
 from aenv.aws.apigatewayv2_stage import WebSocketStages
 from aenv.aws.component import AwsTarget, ResourceClient
 from aenv.aws.errors import AwsError, TransientError
+from aenv.aws.iam_role import POLICY_NAME, IamRoles
 from aenv.local.emulator import CREDENTIALS, AwsEmulator
 from aenv.naming import TAG_COMPONENT, TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID, EnvironmentRef
-from aenv.plan import gateway
+from aenv.plan import gateway, iam
 from aenv.plan.actions import decide
 from aenv.plan.types import Desired, Observation
 from aenv.reconcile import act
@@ -33,6 +34,7 @@ CERT = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
 CLIENTS: dict[str, Callable[[AwsTarget], ResourceClient]] = {
     "apigatewayv2.api": WebSocketApis, "apigatewayv2.stage": WebSocketStages,
     "apigatewayv2.domain_name": ApiDomainNames,
+    "iam.role": lambda target: IamRoles(target, oidc_issuer="oidc.example/id/1"),
 }
 URI = "http://ws-gateway.analytics.svc.cluster.local:8080"
 
@@ -123,6 +125,8 @@ def test_api_create_then_observe(aws: Aws) -> None:
     (integration,) = aws.api.get_integrations(ApiId=api_id)["Items"]
     assert integration["IntegrationType"] == "HTTP_PROXY" and integration["IntegrationUri"] == URI
     assert integration["Description"] == MANAGED
+    assert integration["RequestParameters"] == {"integration.request.header.connectionId": "context.connectionId",
+                                                "integration.request.header.routeKey": "context.routeKey"}
     target = f"integrations/{integration['IntegrationId']}"
     assert aws.routes(api_id) == dict.fromkeys(["$connect", "$disconnect", "$default", "trade", "quote"], target)
 
@@ -174,7 +178,8 @@ def test_api_drift_is_detected_and_corrected(aws: Aws) -> None:
     aws.api.create_route(ApiId=api_id, RouteKey="backdoor")
     aws.api.update_route(ApiId=api_id, RouteId=routes["trade"], Target="integrations/elsewhere")
     (integration,) = aws.api.get_integrations(ApiId=api_id)["Items"]
-    aws.api.update_integration(ApiId=api_id, IntegrationId=integration["IntegrationId"], IntegrationUri="http://x")
+    aws.api.update_integration(ApiId=api_id, IntegrationId=integration["IntegrationId"], IntegrationUri="http://x",
+                               RequestParameters={"integration.request.header.connectionId": "'nobody'"})
     aws.api.update_api(ApiId=api_id, RouteSelectionExpression="$request.body.other")
     drifted = aws.client("apigatewayv2.api").observe(d)
     assert set(drifted.diff) == {"route_selection_expression", "integration", "routes"}
@@ -183,7 +188,8 @@ def test_api_drift_is_detected_and_corrected(aws: Aws) -> None:
     assert aws.client("apigatewayv2.api").update(d, drifted).up_to_date
     target = f"integrations/{integration['IntegrationId']}"
     assert aws.routes(api_id) == dict.fromkeys(["$connect", "$disconnect", "$default", "trade", "quote"], target)
-    assert aws.api.get_integrations(ApiId=api_id)["Items"][0]["IntegrationUri"] == URI
+    (corrected,) = aws.api.get_integrations(ApiId=api_id)["Items"]
+    assert corrected["IntegrationUri"] == URI and corrected["RequestParameters"] == gateway.REQUEST_PARAMETERS
     assert aws.api.get_api(ApiId=api_id)["RouteSelectionExpression"] == "$request.body.action"
 
 
@@ -232,6 +238,21 @@ def test_stage_create_then_observe(aws: Aws) -> None:
     assert got["DefaultRouteSettings"]["ThrottlingRateLimit"] == 1000.0
     assert got["DefaultRouteSettings"]["ThrottlingBurstLimit"] == 2000
     assert got["Tags"] == {TAG_ENVIRONMENT: "analytics/defi", TAG_UID: "uid-1", TAG_COMPONENT: "gateway"}
+
+
+def test_the_gateways_workload_may_manage_the_stages_connections_and_nothing_else(
+        aws: Aws, emulator: AwsEmulator) -> None:
+    seen = aws.apply([*gateway.plan(ENV, SPEC), *iam.plan(ENV, SPEC)])
+    api_id = seen["gateway/api"].outputs["id"]
+    assert seen["gateway/stage"].outputs["connections"] == f"{api_id}/live/POST/@connections/*"
+    role = seen["iam/role"].outputs["name"]
+    policy = boto3.client("iam", region_name="us-east-1", endpoint_url=emulator.url, aws_access_key_id="testing",
+                          aws_secret_access_key="testing").get_role_policy(RoleName=role, PolicyName=POLICY_NAME)
+    account = boto3.client("sts", region_name="us-east-1", endpoint_url=emulator.url, aws_access_key_id="testing",
+                           aws_secret_access_key="testing").get_caller_identity()["Account"]
+    assert policy["PolicyDocument"]["Statement"] == [{
+        "Sid": "Gateway", "Effect": "Allow", "Action": ["execute-api:ManageConnections"],
+        "Resource": [f"arn:aws:execute-api:us-east-1:{account}:{api_id}/live/POST/@connections/*"]}]
 
 
 def test_stage_second_observe_finds_the_same_one(aws: Aws) -> None:

@@ -75,7 +75,9 @@ def test_the_integration_and_every_route_refer_to_the_api_and_the_routes_to_the_
     assert (integration["kind"], integration["metadata"]["name"]) == ("Integration", f"{API_NAME}-integration")
     assert integration["spec"] == {"apiRef": {"from": {"name": API_NAME}}, "integrationType": "HTTP_PROXY",
                                    "integrationMethod": "POST", "integrationURI": URI, "connectionType": "INTERNET",
-                                   "description": MANAGED}
+                                   "description": MANAGED, "requestParameters": {
+                                       "integration.request.header.connectionId": "context.connectionId",
+                                       "integration.request.header.routeKey": "context.routeKey"}}
     routes = [apis.routes.manifest(apis.routes.route(desired, k)) for k in desired.params["routes"]]
     assert [r["spec"]["routeKey"] for r in routes] == ["$connect", "$disconnect", "$default", "subscribe", "connect"]
     for r in routes:
@@ -201,7 +203,8 @@ def test_the_stage_is_ready_once_created_and_not_after_a_failed_deployment() -> 
     seen = stages.observation(desired, created)
     assert seen.ready and seen.up_to_date
     assert seen.outputs == {"api_id": "a1b2c3", "name": "live",
-                            "url": "wss://a1b2c3.execute-api.eu-west-1.amazonaws.com/live"}
+                            "url": "wss://a1b2c3.execute-api.eu-west-1.amazonaws.com/live",
+                            "connections": "a1b2c3/live/POST/@connections/*"}
     failed = synced(obj, {"createdDate": "2026-01-01T00:00:00Z",
                           "lastDeploymentStatusMessage": "Deployment attempt failed: no routes"})
     assert not stages.observation(desired, failed).ready

@@ -66,3 +66,8 @@ def test_long_environment_names_fit_the_api_name_limit() -> None:
 
 def test_no_gateway_plans_nothing() -> None:
     assert gateway.plan(ENV, spec(None)) == []
+
+
+def test_the_integration_tells_the_workload_the_connection_and_the_route() -> None:
+    assert gateway.REQUEST_PARAMETERS == {"integration.request.header.connectionId": "context.connectionId",
+                                          "integration.request.header.routeKey": "context.routeKey"}

@@ -1,6 +1,7 @@
 """spec -> the workloads' IAM role: IRSA subject and the ARNs its policy may name."""
 
 from aenv.api import EnvironmentSpec, effective
+from aenv.aws.iam_role import permissions
 from aenv.naming import TAG_COMPONENT, EnvironmentRef
 from aenv.plan import iam
 from aenv.plan.types import Desired, Ref
@@ -53,3 +54,15 @@ def test_no_kms_key_when_the_environment_has_none() -> None:
     # A spec with only a gateway has no encryption component, so no "kms/key" to wait for.
     [role] = plan(gateway={}, workloads=[workload("gateway")])
     assert "kms/key" not in role.depends_on
+
+
+def test_the_gateways_workload_may_post_to_the_stages_connections() -> None:
+    gateway = {"workload": "api", "routes": ["subscribe"]}
+    [role] = plan(gateway=gateway, workloads=[workload()])
+    assert role.params["gateway/stage"] == Ref("gateway/stage", "connections")
+    [without] = plan(gateway={}, workloads=[workload()])  # routes without a backend: nothing posts to clients
+    assert "gateway/stage" not in without.params
+    document = permissions({"gateway/stage": "a1b2c3/live/POST/@connections/*"}, "aws", "eu-west-1", "123456789012")
+    assert document is not None and document["Statement"] == [{
+        "Sid": "Gateway", "Effect": "Allow", "Action": ["execute-api:ManageConnections"],
+        "Resource": ["arn:aws:execute-api:eu-west-1:123456789012:a1b2c3/live/POST/@connections/*"]}]

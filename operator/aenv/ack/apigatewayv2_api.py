@@ -21,6 +21,7 @@ from ..api.spec import DeletionPolicy
 from ..aws.apigatewayv2_api import MANAGED, websocket_url
 from ..aws.component import AwsTarget
 from ..naming import EnvironmentRef
+from ..plan.gateway import REQUEST_PARAMETERS
 from ..plan.types import Desired, Observation
 from .resource import (
     MANAGED_SELECTOR,
@@ -71,7 +72,7 @@ class WebSocketIntegrations(AckClient):
     def spec(self, desired: Desired, env: EnvironmentRef) -> dict[str, Any]:
         return {"apiRef": reference(api_object(desired.name)), "integrationType": "HTTP_PROXY",
                 "integrationMethod": "POST", "integrationURI": desired.params["integration_uri"],
-                "connectionType": "INTERNET", "description": MANAGED}
+                "connectionType": "INTERNET", "description": MANAGED, "requestParameters": dict(REQUEST_PARAMETERS)}
 
     def unusable(self, obj: Mapping[str, Any]) -> str | None:
         return None if status_of(obj).get("integrationID") else "synced, but without an integration id yet"

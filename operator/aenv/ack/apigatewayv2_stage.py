@@ -3,7 +3,8 @@ apiRef, auto-deployed, with the default route throttling and aenv's tags, as in 
 
 Desired.name is "<api name>/<stage name>". The stage is ready when ACK reports it synced and read back from AWS
 (its creation date), unless its last auto-deployment failed. Outputs are mode boto3's: the API's id, the stage's
-name and its URL (the API's WebSocket endpoint and the stage), from the API's outputs the plan resolved.
+name, its URL (the API's WebSocket endpoint and the stage) and its connections' resource, from the API's outputs the
+plan resolved.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from ..aws.apigatewayv2_stage import connections
 from ..naming import EnvironmentRef
 from ..plan.types import Desired, Observation
 from .apigatewayv2_api import api_object
@@ -56,4 +58,5 @@ class WebSocketStages(AckClient):
         if not seen.outputs or not desired.params:
             return seen
         p, stage = desired.params, seen.outputs["name"]
-        return replace(seen, outputs={"api_id": p["api_id"], "name": stage, "url": f"{p['api_endpoint']}/{stage}"})
+        return replace(seen, outputs={"api_id": p["api_id"], "name": stage, "url": f"{p['api_endpoint']}/{stage}",
+                                      "connections": connections(p["api_id"], stage)})

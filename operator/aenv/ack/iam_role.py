@@ -77,7 +77,7 @@ class IamRoles(AckClient):
                                                    separators=(",", ":")),
             "tags": [{"key": k, "value": v} for k, v in desired.tags.items()],
         }
-        document = permissions(p)
+        document = permissions(p, partition, self.region, account_id)
         if document is not None:  # left out, not empty: removing aenv's field makes ACK delete the policy
             spec["inlinePolicies"] = {POLICY_NAME: json.dumps(document, separators=(",", ":"))}
         return spec

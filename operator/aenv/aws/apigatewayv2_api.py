@@ -3,7 +3,8 @@
 The integration and the routes are part of the API's configuration: they have no name or tags of their own,
 they live and die with the API (DeleteApi removes them), and the set of routes is what matters (a route made
 by hand is drift, and removed). Desired params: route_selection_expression, routes (route keys), and
-integration_uri (the HTTP_PROXY backend; None: routes without an integration).
+integration_uri (the HTTP_PROXY backend; None: routes without an integration). The integration passes the
+connection id and the route key as headers (plan.gateway.REQUEST_PARAMETERS).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from ..api.spec import DeletionPolicy
 from ..naming import TAG_ENVIRONMENT, TAG_RELEASED, TAG_UID
+from ..plan.gateway import REQUEST_PARAMETERS
 from ..plan.types import Desired, Observation
 from . import session
 from .component import AwsTarget, Classified
@@ -58,10 +60,12 @@ def pick(apis: list[dict[str, Any]] | None, desired: Desired) -> dict[str, Any] 
 
 
 def _stale(integration: dict[str, Any] | None, uri: str | None) -> bool:
-    """Whether aenv's integration (None: there is none) differs from an HTTP_PROXY integration to uri."""
+    """Whether aenv's integration (None: there is none) differs from an HTTP_PROXY integration to uri with
+    REQUEST_PARAMETERS."""
     if integration is None:
         return uri is not None
-    return integration.get("IntegrationUri") != uri or integration.get("IntegrationType") != "HTTP_PROXY"
+    return (integration.get("IntegrationUri") != uri or integration.get("IntegrationType") != "HTTP_PROXY"
+            or (integration.get("RequestParameters") or {}) != REQUEST_PARAMETERS)
 
 
 def websocket_url(endpoint: str) -> str:
@@ -159,7 +163,8 @@ class WebSocketApis(Classified):
         uri, target = desired.params["integration_uri"], None
         if uri:
             settings = {"IntegrationType": "HTTP_PROXY", "IntegrationMethod": "POST", "IntegrationUri": uri,
-                        "ConnectionType": "INTERNET", "Description": MANAGED}
+                        "ConnectionType": "INTERNET", "Description": MANAGED,
+                        "RequestParameters": REQUEST_PARAMETERS}
             if integration is None:
                 integration = self.api.create_integration(ApiId=api_id, **settings)
             elif _stale(integration, uri):

@@ -1,7 +1,8 @@
 """The stage of a WebSocket API (kind apigatewayv2.stage): auto-deployed, with default route throttling.
 
 Desired.name is "<api name>/<stage name>": a stage is found by its API, which deletion finds by name.
-Desired params: api_id, api_endpoint, throttling_rate_limit, throttling_burst_limit.
+Desired params: api_id, api_endpoint, throttling_rate_limit, throttling_burst_limit. Outputs: api_id, name, url (the
+workloads' GATEWAY_URL) and connections (what the workloads' role may post to: see `connections`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from .tagging import tags_drifted
 
 KIND = "apigatewayv2.stage"
 THROTTLING = {"throttling_rate_limit": "ThrottlingRateLimit", "throttling_burst_limit": "ThrottlingBurstLimit"}
+
+
+def connections(api_id: str, stage: str) -> str:
+    """The resource part of the execute-api ARN that PostToConnection (and GetConnection, DeleteConnection) to any
+    connection of the stage is authorized on: the workloads' role is granted execute-api:ManageConnections on it."""
+    return f"{api_id}/{stage}/POST/@connections/*"
 
 
 def _settings(desired: Desired) -> dict[str, Any]:
@@ -71,7 +78,8 @@ class WebSocketStages(Classified):
                 diff["tags"] = (tags, dict(desired.tags))
         return Observation(
             exists=True, ready=True, up_to_date=not diff, diff=diff,
-            outputs={"api_id": api[0], "name": stage_name, "url": f"{api[1]}/{stage_name}"},
+            outputs={"api_id": api[0], "name": stage_name, "url": f"{api[1]}/{stage_name}",
+                     "connections": connections(api[0], stage_name)},
             owner=tags.get(TAG_UID), owner_environment=tags.get(TAG_ENVIRONMENT), state="deployed",
         )
 

@@ -39,6 +39,8 @@ ACTIONS = {
     "topic": ["sns:Publish"],
     "secret": ["secretsmanager:GetSecretValue"],
     "kms": ["kms:Decrypt", "kms:GenerateDataKey"],
+    # The gateway workload answers its clients through the API Gateway Management API (PostToConnection).
+    "gateway": ["execute-api:ManageConnections"],
 }
 
 
@@ -47,11 +49,14 @@ def _document(value: Any) -> Any:
     return json.loads(unquote(value)) if isinstance(value, str) else value
 
 
-def permissions(params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The inline policy: one statement per kind of resource, each naming its ARNs; None when nothing is granted."""
+def permissions(params: Mapping[str, Any], partition: str, region: str, account: str) -> dict[str, Any] | None:
+    """The inline policy: one statement per kind of resource, each naming its ARNs; None when nothing is granted.
+    A gateway's param is the resource part of an execute-api ARN (its stage's connections), which has no ARN of
+    its own to take the region and account from."""
     statements = []
     for kind, actions in ACTIONS.items():
-        arns = sorted(str(v) for k, v in params.items() if k.split("/", 1)[0] == kind)
+        arns = sorted(f"arn:{partition}:execute-api:{region}:{account}:{v}" if kind == "gateway" else str(v)
+                      for k, v in params.items() if k.split("/", 1)[0] == kind)
         if arns:
             statements.append({"Sid": kind.capitalize(), "Effect": "Allow", "Action": actions, "Resource": arns})
     return {"Version": "2012-10-17", "Statement": statements} if statements else None
@@ -61,6 +66,7 @@ class IamRoles(Classified):
     def __init__(self, target: AwsTarget, oidc_issuer: str | None = None) -> None:
         self.iam = session.client("iam", target.region, target.endpoint)
         self.sts = session.client("sts", target.region, target.endpoint)
+        self.region = target.region
         given = os.environ.get(OIDC_ISSUER_SETTING, "") if oidc_issuer is None else oidc_issuer
         self.issuer = given.strip().removeprefix("https://").rstrip("/")
         self.roles = Listing(self._list)
@@ -81,16 +87,24 @@ class IamRoles(Classified):
         if not self.issuer:
             raise AwsError("OidcIssuerMissing", f"set {OIDC_ISSUER_SETTING} in the operator's environment to the "
                                                 "cluster's OIDC issuer, e.g. oidc.eks.us-east-1.amazonaws.com/id/ABC")
-        if self._account is None:
-            arn = self.sts.get_caller_identity()["Arn"]
-            self._account = (arn.split(":")[1], arn.split(":")[4])
-        partition, account = self._account
+        partition, account = self._identity()
         return {"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow",
             "Principal": {"Federated": f"arn:{partition}:iam::{account}:oidc-provider/{self.issuer}"},
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {"StringEquals": {f"{self.issuer}:sub": subject, f"{self.issuer}:aud": "sts.amazonaws.com"}},
         }]}
+
+    def _identity(self) -> tuple[str, str]:
+        """The partition and account id of the caller, whose account the role is made in."""
+        if self._account is None:
+            arn = self.sts.get_caller_identity()["Arn"]
+            self._account = (arn.split(":")[1], arn.split(":")[4])
+        return self._account
+
+    def _permissions(self, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        partition, account = self._identity()
+        return permissions(params, partition, self.region, account)
 
     def observe(self, desired: Desired) -> Observation:
         role = self._role(desired.name)
@@ -112,7 +126,7 @@ class IamRoles(Classified):
             trust = self.trust_policy(desired.params["subject"])
             if _document(role.get("AssumeRolePolicyDocument")) != trust:
                 diff["trust_policy"] = (_document(role.get("AssumeRolePolicyDocument")), trust)
-            inline, want = self._read_permissions(name), permissions(desired.params)
+            inline, want = self._read_permissions(name), self._permissions(desired.params)
             if inline != want:
                 diff["policy"] = (inline, want)
             if role.get("Description", "") != desired.params["description"]:
@@ -150,7 +164,7 @@ class IamRoles(Classified):
             self.roles.put(desired.name, role)
             return self._observe(desired, role)
         self.roles.put(desired.name, {**role, "AssumeRolePolicyDocument": trust})
-        if (document := permissions(desired.params)) is not None:
+        if (document := self._permissions(desired.params)) is not None:
             self.iam.put_role_policy(RoleName=desired.name, PolicyName=POLICY_NAME,
                        PolicyDocument=json.dumps(document))
         return self.observe(desired)
@@ -166,7 +180,7 @@ class IamRoles(Classified):
             self.iam.update_role_description(RoleName=name, Description=desired.params["description"])
             role = {**role, "Description": desired.params["description"]}
         if "policy" in observed.diff:
-            document = permissions(desired.params)
+            document = self._permissions(desired.params)
             if document is None:
                 self._delete_inline_policy(name)
             else:

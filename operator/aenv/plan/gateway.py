@@ -15,6 +15,10 @@ from .types import Desired, Ref
 API_NAME_MAX = 128
 STAGE = "live"
 BUILT_IN_ROUTES = ("$connect", "$disconnect", "$default")
+# What the integration tells the workload with each request, as headers: API Gateway posts a client's message
+# body alone, and the workload answers through the connection id (PostToConnection) and routes by the route key.
+REQUEST_PARAMETERS = {"integration.request.header.connectionId": "context.connectionId",
+                      "integration.request.header.routeKey": "context.routeKey"}
 
 
 def integration_uri(env: EnvironmentRef, spec: EnvironmentSpec) -> str | None:

@@ -2,15 +2,16 @@
 
 Least privilege per spec: the inline policy names the ARNs of what some workload lists in `uses` (a queue with
 its dead-letter queue, a topic; cache, database and secrets for their Secrets Manager secrets), plus the KMS key
-that encrypts them. The cache and the database themselves are reached over the network with a password, so they
-need no IAM permission.
+that encrypts them, and the gateway stage's connections (execute-api:ManageConnections) when a workload is the
+gateway's backend. The cache and the database themselves are reached over the network with a password, so they need
+no IAM permission.
 """
 
 from __future__ import annotations
 
 from ..api.spec import EnvironmentSpec
 from ..naming import EnvironmentRef, aws_name
-from . import secrets
+from . import gateway, secrets
 from .types import Desired, Ref
 
 ROLE_NAME_MAX = 64
@@ -43,6 +44,8 @@ def plan(env: EnvironmentRef, spec: EnvironmentSpec) -> list[Desired]:
         "description": f"aenv {env.key}: the workloads' role (IRSA)",
         **{key: Ref(key, "arn") for key in grants},
     }
+    if gateway.integration_uri(env, spec) is not None:  # the gateway's workload posts to its clients' connections
+        params["gateway/stage"] = Ref("gateway/stage", "connections")
     return [Desired(
         kind="iam.role", key="iam/role", component="iam",
         name=aws_name(env, "workloads", max_length=ROLE_NAME_MAX, invalid=ROLE_INVALID),
