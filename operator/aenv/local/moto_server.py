@@ -17,6 +17,10 @@
 - API Gateway v2 tags on a stage: moto routes TagResource and UntagResource only for APIs and VPC links (a stage's
   ARN, `.../apis/<id>/stages/<name>`, is a 404), and GetStage answers the tags the stage was created with. Here a
   stage is tagged and untagged as AWS does it, and GetStage shows the result.
+- API Gateway Management API connections: moto takes any id for a connection, even one it deleted, and keeps what
+  was posted as one run of bytes that no call returns. Here a deleted connection is gone (GoneException, HTTP 410,
+  on PostToConnection and GetConnection, as AWS answers once a client left), and GetConnection also answers
+  `posted`, the messages posted to the connection in order (the emulator's own field, for tests).
 - CloudWatch over Smithy RPC v2 CBOR, the protocol of the ACK cloudwatch controller's Go SDK, which moto does not
   serve: translated to the JSON protocol in front of moto (cbor_rpc).
 - The local data plane (AENV_EMULATOR_DATA_PLANE=1): a real redis-server behind each replication group and a real
@@ -38,8 +42,10 @@ from types import ModuleType
 from typing import Any
 
 from moto import server
+from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend, Connection
 from moto.apigatewayv2 import urls as apigatewayv2_urls
 from moto.apigatewayv2.models import ApiGatewayV2Backend
+from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult, EmptyResult, PaginatedResult
 from moto.ec2.models import subnets as ec2_subnets
 from moto.ec2.models import vpcs as ec2_vpcs
@@ -297,6 +303,47 @@ def _tag_stages() -> None:
     backend.tag_resource, backend.untag_resource = tag_resource, untag_resource
 
 
+# API Gateway Management API connections ----------------------------------------------------------------------
+
+class GoneException(JsonRESTError):
+    code = 410
+
+    def __init__(self, connection_id: str) -> None:
+        super().__init__("GoneException", f"connection {connection_id} is gone")
+
+
+def _connections_gone_once_deleted() -> None:
+    def gone(self: ApiGatewayManagementApiBackend) -> set[str]:
+        found: set[str] = self.__dict__.setdefault("aenv_gone", set())
+        return found
+
+    def get_connection(self: ApiGatewayManagementApiBackend, connection_id: str) -> Connection:
+        if connection_id in gone(self):
+            raise GoneException(connection_id)
+        return self.connections[connection_id]
+
+    def post_to_connection(self: ApiGatewayManagementApiBackend, data: bytes, connection_id: str) -> None:
+        connection = get_connection(self, connection_id)
+        connection.data += data
+        connection.__dict__.setdefault("aenv_posted", []).append(data.decode(errors="replace"))
+
+    def delete_connection(self: ApiGatewayManagementApiBackend, connection_id: str) -> None:
+        get_connection(self, connection_id)
+        self.connections.pop(connection_id, None)
+        gone(self).add(connection_id)
+
+    to_dict = Connection.to_dict
+
+    def with_posted(self: Connection) -> dict[str, Any]:
+        return {**to_dict(self), "posted": list(self.__dict__.get("aenv_posted", []))}
+
+    backend: Any = ApiGatewayManagementApiBackend
+    backend.get_connection, backend.post_to_connection = get_connection, post_to_connection
+    backend.delete_connection = delete_connection
+    connection: Any = Connection
+    connection.to_dict = with_posted
+
+
 # CloudWatch over CBOR --------------------------------------------------------------------------------------------
 
 def _serve_cbor() -> None:
@@ -321,6 +368,7 @@ def install(environ: Mapping[str, str] = os.environ) -> dataplane_backend.DataPl
     _describe_no_events()
     _describe_missing_snapshot()
     _tag_stages()
+    _connections_gone_once_deleted()
     _serve_cbor()
     return dataplane_backend.install(environ)  # last: it wraps what the sections above made
 
