@@ -1,5 +1,6 @@
 """The reference ws-gateway against a real Redis and PostgreSQL: JWT at the handshake, fan-out across two
-gateway processes, backpressure on a client that does not read, the drain on SIGTERM."""
+gateway processes, backpressure on a client that does not read, the drain on SIGTERM; and behind API Gateway, with
+the test posting what API Gateway posts and PostToConnection going to the emulator."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import os
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from aenv.local.emulator import CREDENTIALS, REGION, AwsEmulator
 from aenv.local.processes import wait_for
 
 from .workloads import DEADLINE, Stores, Workload, publish, stores, token
@@ -173,3 +177,111 @@ def test_sigterm_drains_then_closes_with_going_away(gateways: list[Workload], st
         assert time.monotonic() - started < 5
     assert gw.proc.wait(DEADLINE) == 0  # type: ignore[union-attr]
     assert {"draining", "drained"} <= {e["message"] for e in gw.logs()}
+
+
+# Behind API Gateway -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def backends(stores: Stores, emulator: AwsEmulator, tmp_path: Path) -> Iterator[list[Workload]]:
+    """Two replicas with the connection Secret of an environment with a gateway: GATEWAY_URL is the stage's URL,
+    here the emulator's Management API."""
+    env = {**stores.fresh(), **CREDENTIALS, "AWS_REGION": REGION, "GATEWAY_URL": emulator.url}
+    started = [Workload("ws_gateway", env, tmp_path / f"backend{i}.log") for i in range(2)]
+    try:
+        for gw in started:
+            gw.start()
+        yield started
+    finally:
+        for gw in started:
+            gw.stop()
+
+
+def api_gateway(gw: Workload, route: str, connection: str, body: str = "", query: str = "",
+                headers: dict[str, str] | None = None) -> int:
+    """What API Gateway posts to the integration URI for one event: the route key and the connection id as the
+    headers aenv's integration maps (plan.gateway.REQUEST_PARAMETERS), a message's body as the client sent it."""
+    request = urllib.request.Request(f"{gw.url}/{query}", data=body.encode(), method="POST", headers={
+        "connectionId": connection, "routeKey": route, "Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def posted(emulator: AwsEmulator, connection: str) -> list[dict[str, Any]]:
+    """What PostToConnection delivered to a connection, in order (the emulator's GetConnection tells it)."""
+    scope = f"Credential=testing/20250101/{REGION}/execute-api/aws4_request"
+    request = urllib.request.Request(f"{emulator.url}/@connections/{connection}", headers={
+        "Authorization": f"AWS4-HMAC-SHA256 {scope}, SignedHeaders=host, Signature=0"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return [json.loads(m) for m in json.loads(response.read())["posted"]]
+
+
+def frames_of(emulator: AwsEmulator, connection: str, count: int) -> list[dict[str, Any]]:
+    wait_for(lambda: len(posted(emulator, connection)) >= count, DEADLINE, f"{count} frames posted to {connection}")
+    return posted(emulator, connection)
+
+
+def test_behind_api_gateway_connect_needs_a_valid_jwt(backends: list[Workload], emulator: AwsEmulator) -> None:
+    gw = backends[0]
+    assert api_gateway(gw, "$connect", "c-none") == 401
+    assert api_gateway(gw, "$connect", "c-other", headers={"Authorization": f"Bearer {token(secret='x' * 32)}"}) == 401
+    assert api_gateway(gw, "$connect", "c-expired", query=f"?token={token(ttl=-120)}") == 401
+    assert gw.metric("gateway_route_requests_total", route="connect", outcome="rejected") == 3
+    assert api_gateway(gw, "$connect", "c-ok", headers={"Authorization": f"Bearer {token()}"}) == 200
+    assert api_gateway(gw, "ping", "c-ok", json.dumps({"action": "ping", "id": 7})) == 200
+    assert [f["type"] for f in frames_of(emulator, "c-ok", 1)] == ["pong"]
+    # A message on a connection that never connected (or whose $connect was refused) is told so.
+    assert api_gateway(gw, "subscribe", "c-none", json.dumps({"action": "subscribe", "channel": "a"})) == 200
+    assert "connect again" in frames_of(emulator, "c-none", 1)[0]["error"]
+    assert "secret" not in gw.log_text().lower().replace("jwt_secret", "")
+
+
+def test_behind_api_gateway_updates_reach_the_connections_through_post_to_connection(
+        backends: list[Workload], emulator: AwsEmulator, stores: Stores) -> None:
+    a, b = backends
+    alice, bob = f"alice-{os.getpid()}", f"bob-{os.getpid()}"
+    assert api_gateway(a, "$connect", alice, query=f"?token={token('alice', channels=['btc-*'])}") == 200
+    assert api_gateway(b, "$connect", bob, query=f"?token={token('bob')}") == 200
+    # Each message may land on any replica: alice subscribes through a, bob through b.
+    api_gateway(a, "subscribe", alice, json.dumps({"action": "subscribe", "channel": "btc-usd", "id": "s1"}))
+    api_gateway(b, "subscribe", bob, json.dumps({"action": "subscribe", "channel": "btc-usd"}))
+    api_gateway(a, "subscribe", alice, json.dumps({"action": "subscribe", "channel": "eth-usd"}))
+    subscribed, refused = frames_of(emulator, alice, 2)
+    assert (subscribed["type"], subscribed["channel"], subscribed["id"]) == ("subscribed", "btc-usd", "s1")
+    assert "does not allow" in refused["error"]
+    assert frames_of(emulator, bob, 1)[0]["type"] == "subscribed"
+
+    assert publish(stores, "btc-usd", {"value": 1}) == 2  # one Redis subscriber per replica
+    assert frames_of(emulator, alice, 3)[2] == {"type": "event", "channel": "btc-usd", "data": {"value": 1}}
+    assert frames_of(emulator, bob, 2)[1] == {"type": "event", "channel": "btc-usd", "data": {"value": 1}}
+
+    # bob leaves the channel through a, the replica that does not hold his subscription; alice disconnects
+    # through b: each reaches the replica that holds it.
+    api_gateway(a, "unsubscribe", bob, json.dumps({"action": "unsubscribe", "channel": "btc-usd"}))
+    assert frames_of(emulator, bob, 3)[2]["type"] == "unsubscribed"
+    assert api_gateway(b, "$disconnect", alice) == 200
+    wait_for(lambda: a.metric("analytics_subscriptions_active") == 0, DEADLINE, "alice's subscription to go")
+    wait_for(lambda: b.metric("analytics_subscriptions_active") == 0, DEADLINE, "bob's subscription to go")
+    publish(stores, "btc-usd", {"value": 2})
+    api_gateway(b, "ping", bob, json.dumps({"action": "ping"}))
+    assert frames_of(emulator, bob, 4)[3]["type"] == "pong"  # and not the update he left
+    assert len(posted(emulator, alice)) == 3
+    assert a.metric("gateway_route_requests_total", route="disconnect", outcome="ok") == 0
+    assert b.metric("gateway_route_requests_total", route="disconnect", outcome="ok") == 1
+
+
+def test_behind_api_gateway_a_gone_connection_is_dropped(backends: list[Workload], emulator: AwsEmulator,
+                                                         stores: Stores) -> None:
+    gw = backends[0]
+    carol = f"carol-{os.getpid()}"
+    assert api_gateway(gw, "$connect", carol, query=f"?token={token('carol')}") == 200
+    api_gateway(gw, "subscribe", carol, json.dumps({"action": "subscribe", "channel": "sol-usd"}))
+    frames_of(emulator, carol, 1)
+    # The client went away and its $disconnect never reached the gateway: API Gateway answers 410 from now on.
+    emulator.client("apigatewaymanagementapi").delete_connection(ConnectionId=carol)
+    publish(stores, "sol-usd", {"value": 1})
+    wait_for(lambda: gw.metric("gateway_messages_dropped_total", reason="gone") == 1, DEADLINE, "the 410")
+    assert gw.metric("analytics_subscriptions_active") == 0

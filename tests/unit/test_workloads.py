@@ -15,7 +15,7 @@ from aenv_workload.logs import JsonFormatter
 from event_processor import events
 from event_processor.consumer import InFlight
 from event_processor.consumer import Settings as ProcessorSettings
-from ws_gateway import auth, protocol
+from ws_gateway import apigateway, auth, protocol
 from ws_gateway.server import Settings as GatewaySettings
 
 from aenv.plan.connection import _env_key
@@ -86,6 +86,22 @@ def test_gateway_frames() -> None:
             protocol.parse(frame)
     assert json.loads(protocol.event("c", '{"v":1}')) == {"type": "event", "channel": "c", "data": {"v": 1}}
     assert json.loads(protocol.reply("pong", "7", time=1)) == {"type": "pong", "id": "7", "time": 1}
+
+
+def test_the_gateway_runs_behind_api_gateway_when_the_secret_names_its_stage() -> None:
+    base = {"CACHE_URL": "redis://c", "JWT_SECRET": KEY}
+    stage = "wss://a1b2c3.execute-api.eu-west-1.amazonaws.com/live"
+    assert GatewaySettings.from_connection(Connection(base, mount=Path("/nonexistent"))).gateway_url is None
+    behind = GatewaySettings.from_connection(Connection({**base, "GATEWAY_URL": stage}, mount=Path("/nonexistent")))
+    assert behind.gateway_url == stage
+    direct = Connection({**base, "GATEWAY_URL": stage, "GATEWAY_MODE": "direct"}, mount=Path("/nonexistent"))
+    assert GatewaySettings.from_connection(direct).gateway_url is None
+    # PostToConnection is https at the stage's URL; the emulator's plain URL is kept.
+    assert apigateway.management_url(stage) == "https://a1b2c3.execute-api.eu-west-1.amazonaws.com/live"
+    assert apigateway.management_url("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+    frame, published = protocol.update("btc", '{"value":1,"publishedAt":5}')
+    assert json.loads(frame) == {"type": "event", "channel": "btc", "data": {"value": 1, "publishedAt": 5}}
+    assert published == 5 and protocol.update("btc", "plain")[1] is None
 
 
 def test_processor_events() -> None:

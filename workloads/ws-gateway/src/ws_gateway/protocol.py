@@ -59,3 +59,13 @@ def reply(kind: str, request_id: str | None = None, **fields: Any) -> str:
 def event(channel: str, data: str) -> str:
     """An update frame around the processor's JSON payload, as published (no re-encoding of the data)."""
     return f'{{"type":"event","channel":{json.dumps(channel)},"data":{data}}}'
+
+
+def update(channel: str, data: str) -> tuple[str, Any]:
+    """The update frame of a message from Redis, and its publishedAt (None when the message is not the processor's
+    JSON: then it is passed on as a string)."""
+    try:
+        published = json.loads(data).get("publishedAt")
+    except (ValueError, AttributeError):
+        data, published = json.dumps(data), None
+    return event(channel, data), published

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import defaultdict
@@ -38,12 +37,17 @@ class Settings:
     send_queue: int = 256  # update frames buffered per client before they are dropped
     slow_client_drops: int = 512  # consecutive drops after which a client is disconnected (1013)
     max_subscriptions: int = 100  # per connection
+    # Behind API Gateway (aenv's spec.gateway: GATEWAY_URL is its stage), or clients connect to the gateway itself.
+    # GATEWAY_MODE=direct keeps the WebSocket server with a gateway in the environment.
+    gateway_url: str | None = None
 
     @classmethod
     def from_connection(cls, c: Connection) -> Settings:
         c.require("JWT_SECRET", "the key client tokens are signed with")
         c.require("CACHE_URL", "the Redis that fans updates out")
-        return cls(cache_url=lambda: c.require("CACHE_URL", "the Redis that fans updates out"),
+        behind = c.get("GATEWAY_MODE", "apigateway") != "direct"
+        return cls(gateway_url=c.get("GATEWAY_URL") if behind else None,
+                   cache_url=lambda: c.require("CACHE_URL", "the Redis that fans updates out"),
                    jwt_secret=lambda: c.require("JWT_SECRET", "the key client tokens are signed with"),
                    database_url=lambda: c.get("DATABASE_URL"),
                    drain_seconds=c.number("GATEWAY_DRAIN_SECONDS", 20.0),
@@ -224,21 +228,36 @@ class Gateway:
 
     async def subscribe(self, c: Client, request: protocol.Request) -> None:
         channel = str(request.channel)
-        if not c.principal.may_subscribe(channel):
-            raise protocol.BadRequest(f"the token does not allow channel {channel}", request.id)
+        self.check_subscribe(c.principal, c.channels, request)
         if channel not in c.channels:
-            if len(c.channels) >= self.settings.max_subscriptions:
-                raise protocol.BadRequest(f"at most {self.settings.max_subscriptions} subscriptions", request.id)
             c.channels.add(channel)
             self.subscribers[channel].add(c)
-            metrics.subscriptions_active.inc()
-            try:
-                await self.fanout.subscribe(channel)
-            except BaseException:
-                await self._unsubscribe(c, channel)
-                raise
+            await self.join(channel, lambda: self._unsubscribe(c, channel))
         snapshot = await self.snapshot(channel)
         await c.reply(protocol.reply("subscribed", request.id, channel=channel, snapshot=snapshot))
+
+    def check_subscribe(self, principal: auth.Principal, channels: set[str], request: protocol.Request) -> None:
+        """Refuse a channel the token does not allow, or one more than max_subscriptions."""
+        channel = str(request.channel)
+        if not principal.may_subscribe(channel):
+            raise protocol.BadRequest(f"the token does not allow channel {channel}", request.id)
+        if channel not in channels and len(channels) >= self.settings.max_subscriptions:
+            raise protocol.BadRequest(f"at most {self.settings.max_subscriptions} subscriptions", request.id)
+
+    async def join(self, channel: str, undo: Callable[[], Awaitable[None]]) -> None:
+        """A subscriber (recorded already) counted, and the replica subscribed to the channel in Redis; `undo`
+        forgets the subscriber when that fails."""
+        metrics.subscriptions_active.inc()
+        try:
+            await self.fanout.subscribe(channel)
+        except BaseException:
+            await undo()
+            raise
+
+    async def release(self, channel: str) -> None:
+        """The replica's last subscriber of the channel left."""
+        with contextlib.suppress(Exception):  # Redis away: the reconnect subscribes only what is wanted
+            await self.fanout.unsubscribe(channel)
 
     async def unsubscribe(self, c: Client, request: protocol.Request) -> None:
         channel = str(request.channel)
@@ -255,8 +274,7 @@ class Gateway:
         metrics.subscriptions_active.dec()
         if not clients:
             del self.subscribers[channel]
-            with contextlib.suppress(Exception):  # Redis away: the reconnect subscribes only what is wanted
-                await self.fanout.unsubscribe(channel)
+            await self.release(channel)
 
     async def ping(self, c: Client, request: protocol.Request) -> None:
         await c.reply(protocol.reply("pong", request.id, time=time.time()))
@@ -267,11 +285,7 @@ class Gateway:
         clients = self.subscribers.get(channel)
         if not clients:
             return
-        try:
-            published = json.loads(data).get("publishedAt")
-        except (ValueError, AttributeError):
-            data, published = json.dumps(data), None  # not the processor's JSON: passed on as a string
-        frame = protocol.event(channel, data)
+        frame, published = protocol.update(channel, data)
         delivered = sum(c.offer(frame) for c in clients)
         metrics.events_published.inc(delivered)
         if isinstance(published, int | float) and delivered:
