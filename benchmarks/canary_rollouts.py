@@ -3,7 +3,7 @@ router, on the local control plane. Prints the completion time, the operator's C
 from a step's gate being met (the canary's pods for that weight are ready) to the traffic object (the
 Ingress' weighted action) carrying the step's weight.
 
-    PYTHONPATH=operator:benchmarks python benchmarks/canary_rollouts.py --rollouts 50
+    PYTHONPATH=operator:benchmarks ~/.cache/aenv/venv/bin/python benchmarks/canary_rollouts.py --rollouts 50
 
 Prints figures, asserts nothing.
 """

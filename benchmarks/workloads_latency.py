@@ -1,7 +1,7 @@
 """End-to-end latency of the reference workloads: an event sent to SQS until its update frame reaches a WebSocket
 client subscribed at the gateway (through the event processor, PostgreSQL, Redis and the gateway).
 
-    PYTHONPATH=operator python benchmarks/workloads_latency.py --messages 300 --rate 100
+    PYTHONPATH=operator ~/.cache/aenv/venv/bin/python benchmarks/workloads_latency.py --messages 300 --rate 100
 
 Runs a real Redis and PostgreSQL (Debian's packages), SQS in moto, one ws-gateway and one event-processor process,
 all on 127.0.0.1, with the processor's production long-poll wait (20 s); prints figures, asserts nothing.
