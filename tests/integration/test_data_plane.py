@@ -296,7 +296,9 @@ def test_a_rotation_keeps_every_client_authenticated_and_revokes_the_old_credent
                 if not store.connects(old_url, emulator.ca_file) and any(
                         s.get(store.secret) == old_version for s in ready_stamps(kube, ns)):
                     revoked_while_held.append(time.monotonic())
-            except (redis.ConnectionError, psycopg.OperationalError):  # not a refused credential: counted
+            # Not a refused credential: the server unreachable or the connection dropped. A rotation only changes
+            # credentials (ROTATE/SET, ALTER ROLE), no server restarts, so none is allowed.
+            except (redis.ConnectionError, psycopg.OperationalError):
                 errors[0] += 1
 
     loop = threading.Thread(target=clients)
@@ -315,7 +317,7 @@ def test_a_rotation_keeps_every_client_authenticated_and_revokes_the_old_credent
         done.set()
         loop.join(10)
     print(f"{what} rotation: {tried[0]} connections, {failed[0]} refused, {errors[0]} other errors")
-    assert tried[0] > 20 and failed[0] == 0 and revoked_while_held == []
+    assert tried[0] > 20 and failed[0] == 0 and errors[0] == 0 and revoked_while_held == []
 
 
 def ready_stamps(kube: Kube, ns: str) -> list[dict[str, str]]:

@@ -1,10 +1,12 @@
 """Migrations as a rollout gate, against the environment's own database (the emulator's data plane: a real
 PostgreSQL behind the RDS instance): a revision's migrations run before its first traffic step, a failing one
-aborts the rollout before any traffic, an abort reverts what the revision applied."""
+aborts the rollout before any traffic, an abort reverts what the revision applied, and in tier prod an RDS snapshot
+of the database is taken before the migrations run."""
 
 from __future__ import annotations
 
 import base64
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,11 @@ import pytest
 from kubernetes import client, watch
 from urllib3.exceptions import ProtocolError
 
+from aenv.api import EnvironmentSpec, effective
+from aenv.local.dataplane import postgres_bin
 from aenv.local.emulator import AwsEmulator
+from aenv.migrations.snapshot import snapshot_name
+from aenv.naming import EnvironmentRef
 
 from .conftest import Operator, fresh_namespace
 from .kube import Kube
@@ -80,9 +86,10 @@ class CanaryScale:
         self._watch.stop()
 
 
-def spec(image: str = "example/web:1") -> dict[str, Any]:
-    return {"tier": "dev", "aws": {"region": "us-east-1", "mode": "boto3"}, "deletionPolicy": "Delete",
-            "database": {"engineVersion": "16", "migrations": {"configMap": {"name": "migrations"}}},
+def spec(image: str = "example/web:1", tier: str = "dev") -> dict[str, Any]:
+    return {"tier": tier, "aws": {"region": "us-east-1", "mode": "boto3"}, "deletionPolicy": "Delete",
+            "database": {"engineVersion": "16", "deletionProtection": False,
+                         "migrations": {"configMap": {"name": "migrations"}}},
             "workloads": [{"name": WORKLOAD, "image": image, "replicas": 2}],
             "rollout": {"strategy": "canary", "canary": {"steps": [{"setWeight": 50}, {"pause": {}}]}}}
 
@@ -112,10 +119,10 @@ def tables(url: str) -> set[str]:
         return {t for (t,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
 
 
-def deployed(kube: Kube, namespace: str) -> tuple[str, str]:
+def deployed(kube: Kube, namespace: str, tier: str = "dev") -> tuple[str, str]:
     """The environment with 0001 applied by its first deployment: (the stable revision, DATABASE_URL)."""
     set_migrations(kube, namespace, USERS)
-    kube.create_env(namespace, ENV, spec())
+    kube.create_env(namespace, ENV, spec(tier=tier))
     env = kube.wait_condition(namespace, ENV, "Ready", timeout=TIMEOUT)
     url = database_url(kube, namespace)
     assert versions(url) == [1]
@@ -179,3 +186,31 @@ def test_aborting_after_the_migrations_ran_runs_the_down_migrations(kube: Kube, 
                    TIMEOUT)
     assert rollout_of(env)["phase"] == "Aborted" and migration(env)["toVersion"] == 1
     assert versions(url) == [1] and "events" not in tables(url)
+
+
+def test_a_prod_canary_snapshots_the_database_before_its_migrations(kube: Kube, emulator: AwsEmulator,
+                                                                     ns: str) -> None:
+    stable, url = deployed(kube, ns, "prod")
+    set_migrations(kube, ns, {**USERS, **EVENTS})
+    roll(kube, ns, "example/web:2")
+    env = wait_env(kube, ns, lambda e: rollout_of(e).get("phase") == "Paused", "the pause step", TIMEOUT)
+    canary = migration(env)["revision"]
+    assert migration(env)["phase"] == "Applied" and versions(url) == [1, 2]
+    ref = EnvironmentRef(ns, ENV, env["metadata"]["uid"])
+    instance, name = snapshot_name(ref, effective(EnvironmentSpec.model_validate(spec(tier="prod"))), canary)
+    assert name == f"{instance}-pre-migrate-{canary}"
+    rds = emulator.client("rds")
+    taken = rds.describe_db_snapshots(DBInstanceIdentifier=instance, SnapshotType="manual")["DBSnapshots"]
+    assert {s["DBSnapshotIdentifier"]: s["Status"] for s in taken} == {
+        f"{instance}-pre-migrate-{stable}": "available", name: "available"}  # the first deployment's too
+    # What the snapshot holds (the emulator's pg_dump of the database): schema_migrations before 0002 ran.
+    assert snapshot_versions(emulator, name) == [1]
+
+
+def snapshot_versions(emulator: AwsEmulator, snapshot: str) -> list[int]:
+    """schema_migrations' versions in the dump the emulator took for the DB snapshot."""
+    [dump] = (emulator.data_plane_dir / "snapshots").glob(f"{snapshot}-*.dump")
+    sql = subprocess.run([str(postgres_bin() / "pg_restore"), "--data-only", "--table=schema_migrations",
+                          "--file=-", str(dump)], capture_output=True, text=True, check=True, timeout=30).stdout
+    rows = sql.split("COPY public.schema_migrations", 1)[1].split("\n", 1)[1].split("\n\\.\n", 1)[0]
+    return [int(line.split("\t", 1)[0]) for line in rows.splitlines() if line]

@@ -21,7 +21,6 @@ from ..api.status import WorkloadStatus
 from ..failures import describe_failure
 from ..memory import EnvironmentMemory, RouteKey
 from ..migrations import gate as migrations
-from ..migrations import snapshot
 from ..naming import EnvironmentRef
 from ..plan import connection
 from ..plan import workloads as plan
@@ -155,12 +154,8 @@ def reconcile(env: EnvironmentRef, spec: EnvironmentSpec, previous: Sequence[Wor
 def _gate(env: EnvironmentRef, spec: EnvironmentSpec, memory: EnvironmentMemory) -> migrations.Gate | None:
     if spec.database is None or spec.database.migrations is None:
         return None
-    take: migrations.Snapshot | None = None
-    if spec.tier == "prod":
-        def take(env: EnvironmentRef, spec: EnvironmentSpec, revision: str) -> None:
-            snapshot.take(env, spec, revision, migrations.TIMEOUT_SECONDS)
     return migrations.Gate(env, spec, memory.outputs or {}, client.CoreV1Api(api()), client.BatchV1Api(api()),
-                           memory.wake, take)
+                           memory.wake)
 
 
 def _one(env: EnvironmentRef, spec: EnvironmentSpec, w: Workload, policy: Rollout, state: RolloutState,

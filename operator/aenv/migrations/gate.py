@@ -5,7 +5,9 @@ A ConfigMap source runs in a small thread pool of its own, so a pass never waits
 that asks starts the run, the run wakes the environment when it ends, and the next pass reports the outcome.
 Each statement is bounded by AENV_MIGRATION_TIMEOUT_SECONDS (PostgreSQL's statement_timeout, the advisory lock's
 wait included). A Job source is created once and its outcome read each pass; the Job's activeDeadlineSeconds
-bounds it. In tier prod a database snapshot is taken before any pending migration runs (snapshot.py).
+bounds it. In tier prod a database snapshot is taken before any pending migration runs (snapshot.py): a ConfigMap
+source's run takes it before `up`; for a Job source it is taken in the pool as well, and the pass it wakes creates
+the Job. A snapshot that fails is the outcome: no migration runs.
 Outcomes live in memory only: after a restart the engine asks again, and `up` applies only what is pending.
 """
 
@@ -31,6 +33,7 @@ from ..naming import EnvironmentRef
 from ..plan import connection
 from ..rollouts.engine import MigrationOutcome, RunMigrations
 from . import job as jobs
+from . import snapshot
 from .plan import latest
 from .source import Migration, SourceError, parse
 
@@ -41,29 +44,36 @@ log = logging.getLogger("aenv.migrations")
 
 Key = tuple[str, str, str, int]  # revision, direction, source, attempt
 Snapshot = Callable[[EnvironmentRef, EnvironmentSpec, str], None]
+Outcome = MigrationOutcome | None  # a run's: None when it has none of its own (a Job source's snapshot taken)
+
+
+def take_snapshot(env: EnvironmentRef, spec: EnvironmentSpec, revision: str) -> None:
+    snapshot.take(env, spec, revision, TIMEOUT_SECONDS)
 
 
 @dataclass
 class Runs:
     """One environment's runs: in flight, or finished with their outcome (the last few)."""
 
-    futures: dict[Key, Future[MigrationOutcome]] = field(default_factory=dict)
+    futures: dict[Key, Future[Outcome]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def outcomes(self) -> list[MigrationOutcome]:
         with self.lock:
-            return [f.result() for f in self.futures.values() if f.done()]
+            return [out for f in self.futures.values() if f.done() and (out := f.result()) is not None]
 
-    def start(self, key: Key, run: Callable[[], MigrationOutcome], done: Callable[[], None]) -> None:
+    def start(self, key: Key, run: Callable[[], Outcome], done: Callable[[], None]) -> Future[Outcome]:
+        """The run of `key`: started now, or the one started before."""
         with self.lock:
             if key in self.futures:
-                return
+                return self.futures[key]
             # A revision's earlier outcomes no longer serve once it is asked for something new.
             for old in [k for k, f in self.futures.items() if k[0] == key[0] and f.done()]:
                 del self.futures[old]
             future = _POOL.submit(run)
             self.futures[key] = future
         future.add_done_callback(lambda _: done())
+        return future
 
 
 _RUNS: dict[str, Runs] = {}
@@ -91,13 +101,15 @@ def checksum(data: Mapping[str, str]) -> str:
 
 
 class Gate:
-    """One pass's view of an environment's migrations: the ConfigMap read at most once."""
+    """One pass's view of an environment's migrations: the ConfigMap read at most once. `snapshot` is taken in
+    tier prod only; `runner` makes a ConfigMap source's runner of a URL (migrations.runner.Runner)."""
 
     def __init__(self, env: EnvironmentRef, spec: EnvironmentSpec, outputs: Mapping[str, Mapping[str, Any]],
                  core: client.CoreV1Api, batch: client.BatchV1Api, wake: Callable[[], None],
-                 snapshot: Snapshot | None = None) -> None:
+                 snapshot: Snapshot = take_snapshot, runner: Callable[[str], Any] | None = None) -> None:
         self.env, self.spec, self.outputs, self.core, self.batch, self.wake = env, spec, outputs, core, batch, wake
-        self.snapshot = snapshot
+        self.snapshot = snapshot if spec.tier == "prod" else None
+        self.runner = runner
         self._data: Mapping[str, str] | bool | None = False  # False: not read yet; None: not in the cluster
 
     @property
@@ -133,15 +145,15 @@ class Gate:
     def outcomes(self, workload: Workload, revision: str | None, attempt: int = 1) -> list[MigrationOutcome]:
         if revision is None or not gated(self.spec, workload):
             return []
-        if self._source.job is not None:
-            return self._job_outcome(revision, attempt)
+        if self._source.job is not None:  # a failed snapshot's outcome, or the Job's
+            return runs(self.env).outcomes() + self._job_outcome(revision, attempt)
         return runs(self.env).outcomes()
 
     def run(self, action: RunMigrations) -> None:
         """Start what the engine asks for (once per revision, direction and source)."""
         if self._source.job is not None:
             if action.direction == "up":
-                self._create_job()
+                self._create_job(action)
             return
         url = connection.connection_data(self.spec, self.outputs).get("DATABASE_URL")
         if url is None:
@@ -150,6 +162,18 @@ class Gate:
         data = self._config_map()
         runs(self.env).start((action.revision, action.direction, action.source, action.attempt),
                              lambda: _guarded(action, lambda: self._run(action, url, data)), self.wake)
+
+    def _snapshot(self, action: RunMigrations, before: int | None = None) -> MigrationOutcome | None:
+        """The snapshot before `action`'s migrations (tier prod): None once taken, else the failed outcome."""
+        if self.snapshot is None:
+            return None
+        try:
+            self.snapshot(self.env, self.spec, action.revision)
+        except Exception as e:  # noqa: BLE001 - AWS or the cluster refused, or it never became available
+            name = snapshot.snapshot_name(self.env, self.spec, action.revision)[1]
+            why = str(e) if isinstance(e, snapshot.SnapshotFailed) else f"snapshot {name}: {describe_failure(e)}"
+            return _failed(action, f"{why}; no migration ran", before)
+        return None
 
     def _run(self, action: RunMigrations, url: str, data: Mapping[str, str] | None) -> MigrationOutcome:
         from .runner import Runner, redact
@@ -161,14 +185,14 @@ class Gate:
             source = parse(data, f"ConfigMap {self.env.namespace}/{name}")
         except SourceError as e:
             return _failed(action, str(e))
-        runner = Runner(_bounded(url))
+        runner = (self.runner or Runner)(_bounded(url))
         try:
             before = _version(runner, source)
             if action.direction == "down":
                 result = runner.down(source, action.to_version or 0)
             else:
-                if self.snapshot is not None and before < latest(source):
-                    self.snapshot(self.env, self.spec, action.revision)
+                if before < latest(source) and (failed := self._snapshot(action, before)) is not None:
+                    return failed
                 result = runner.up(source)
         except Exception as e:  # noqa: BLE001 - the connection, the lock, AWS: the outcome says so
             return _failed(action, redact(f"{type(e).__name__}: {e}".strip(), url), before=None)
@@ -177,7 +201,13 @@ class Gate:
         return MigrationOutcome(action.revision, action.direction, result.ok, redact(message, url), before, after,
                                 action.attempt)
 
-    def _create_job(self) -> None:
+    def _create_job(self, action: RunMigrations) -> None:
+        """The Job; in tier prod once the snapshot is taken (in the pool: the pass it wakes creates the Job)."""
+        if self.snapshot is not None:
+            key = (action.revision, action.direction, action.source, action.attempt)
+            taken = runs(self.env).start(key, lambda: _guarded(action, lambda: self._snapshot(action)), self.wake)
+            if not taken.done() or taken.result() is not None:
+                return
         try:
             self.batch.create_namespaced_job(self.env.namespace, self._job())  # type: ignore[arg-type]
         except ApiException as e:
@@ -202,7 +232,7 @@ class Gate:
         return [MigrationOutcome(revision, "up", done.state == "succeeded", message, attempt=attempt)]
 
 
-def _guarded(action: RunMigrations, run: Callable[[], MigrationOutcome]) -> MigrationOutcome:
+def _guarded(action: RunMigrations, run: Callable[[], Outcome]) -> Outcome:
     """A run that raised still ends in an outcome: the gate must not wait forever."""
     try:
         return run()
