@@ -1,7 +1,8 @@
 """Issue figures for mode boto3: the time for N environments to become Ready, and the AWS requests the
 operator makes per environment per hour once they are idle.
 
-    PYTHONPATH=operator ~/.cache/aenv/venv/bin/python benchmarks/aws_idle_and_ready.py --environments 100 --idle-seconds 300
+    PYTHONPATH=operator ~/.cache/aenv/venv/bin/python benchmarks/aws_idle_and_ready.py \\
+      --environments 100 --idle-seconds 300
 
 Runs against a local control plane and moto started for the run; prints figures, asserts nothing.
 """

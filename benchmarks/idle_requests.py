@@ -1,9 +1,11 @@
 """Idle AWS requests per environment per hour with drift on events: N environments of a small spec (a queue with
 its dead-letter queue, a topic it subscribes to), Ready, then left alone while CloudTrail events arrive.
 
-    PYTHONPATH=operator ~/.cache/aenv/venv/bin/python benchmarks/idle_requests.py                      # 100 environments, ~10 minutes
-    PYTHONPATH=operator ~/.cache/aenv/venv/bin/python benchmarks/idle_requests.py --environments 20 --sweep-seconds 60   # ~3 minutes
-    PYTHONPATH=operator ~/.cache/aenv/venv/bin/python benchmarks/idle_requests.py --monitoring     # with alarms, a dashboard and a webhook
+    PYTHONPATH=operator ~/.cache/aenv/venv/bin/python benchmarks/idle_requests.py  # 100 environments, ~10 minutes
+    # ~3 minutes
+    PYTHONPATH=operator ~/.cache/aenv/venv/bin/python benchmarks/idle_requests.py --environments 20 --sweep-seconds 60
+    # with alarms, a dashboard and a webhook
+    PYTHONPATH=operator ~/.cache/aenv/venv/bin/python benchmarks/idle_requests.py --monitoring
 
 An hour's sweep is compressed: the operator sweeps every --sweep-seconds, its batch listings live for the same
 fraction of their default (30 s of 3600 s), and the figure for the default hourly sweep is the measured cost of one

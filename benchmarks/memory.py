@@ -6,8 +6,8 @@ The operator's RSS is read before the first environment, then after each batch i
 them has run (idle memory, not a burst of creates); it prints RSS per count, the growth per environment over the
 last batches, and what that growth projects at 1,000 environments when fewer were run.
 
-    PYTHONPATH=operator:benchmarks ~/.cache/aenv/venv/bin/python benchmarks/memory.py                     # 1,000 environments
-    PYTHONPATH=operator:benchmarks ~/.cache/aenv/venv/bin/python benchmarks/memory.py --short             # 100, in a few minutes
+    PYTHONPATH=operator:benchmarks ~/.cache/aenv/venv/bin/python benchmarks/memory.py  # 1,000 environments
+    PYTHONPATH=operator:benchmarks ~/.cache/aenv/venv/bin/python benchmarks/memory.py --short  # 100, in a few minutes
 
 Target: <= 250 MB at 1,000 environments. Prints figures, asserts nothing.
 """

@@ -1,9 +1,11 @@
 """The reliability figures, one table: crashes, AWS faults, mass deletion, odd input, control-plane restarts,
 secret leaks and least privilege. Each case starts the local stack it needs and returns its rows.
 
-    PYTHONPATH=operator:benchmarks:. ~/.cache/aenv/venv/bin/python benchmarks/reliability.py                 # every case, full counts
-    PYTHONPATH=operator:benchmarks:. ~/.cache/aenv/venv/bin/python benchmarks/reliability.py --quick         # the counts `make test` uses
-    PYTHONPATH=operator:benchmarks:. ~/.cache/aenv/venv/bin/python benchmarks/reliability.py --case crashes  # one case (repeatable)
+    PYTHONPATH=operator:benchmarks:. ~/.cache/aenv/venv/bin/python benchmarks/reliability.py  # every case, full counts
+    # the counts `make test` uses
+    PYTHONPATH=operator:benchmarks:. ~/.cache/aenv/venv/bin/python benchmarks/reliability.py --quick
+    # one case (repeatable)
+    PYTHONPATH=operator:benchmarks:. ~/.cache/aenv/venv/bin/python benchmarks/reliability.py --case crashes
 
 Prints figures; exits 1 when a figure misses its goal.
 """

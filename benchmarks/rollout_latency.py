@@ -6,8 +6,9 @@
    every one is aborted at once, as `aenv abort` does it (an annotation); from each annotation written to its
    Ingress sending 100% to stable.
 
-    PYTHONPATH=operator:benchmarks ~/.cache/aenv/venv/bin/python benchmarks/rollout_latency.py              # 50 canaries
-    PYTHONPATH=operator:benchmarks ~/.cache/aenv/venv/bin/python benchmarks/rollout_latency.py --short      # 10 canaries, ~2 minutes
+    PYTHONPATH=operator:benchmarks ~/.cache/aenv/venv/bin/python benchmarks/rollout_latency.py  # 50 canaries
+    # 10 canaries, ~2 minutes
+    PYTHONPATH=operator:benchmarks ~/.cache/aenv/venv/bin/python benchmarks/rollout_latency.py --short
 
 Prints p50/p95/max of both delays next to their targets (p95 <= 0.3 s; abort <= 1 s). Asserts nothing.
 """
