@@ -99,6 +99,7 @@ def test_the_gateway_runs_behind_api_gateway_when_the_secret_names_its_stage() -
     # PostToConnection is https at the stage's URL; the emulator's plain URL is kept.
     assert apigateway.management_url(stage) == "https://a1b2c3.execute-api.eu-west-1.amazonaws.com/live"
     assert apigateway.management_url("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
+    assert apigateway.region_of(stage) == "eu-west-1" and apigateway.region_of("http://127.0.0.1:5000") is None
     frame, published = protocol.update("btc", '{"value":1,"publishedAt":5}')
     assert json.loads(frame) == {"type": "event", "channel": "btc", "data": {"value": 1, "publishedAt": 5}}
     assert published == 5 and protocol.update("btc", "plain")[1] is None

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 from collections import defaultdict
 from typing import Any
@@ -46,11 +47,20 @@ def management_url(gateway_url: str) -> str:
     return "https://" + gateway_url.split("://", 1)[1] if gateway_url.startswith("wss://") else gateway_url
 
 
+def region_of(gateway_url: str) -> str | None:
+    """The region in a stage URL's host (<api>.execute-api.<region>.amazonaws.com), None for another host."""
+    host = gateway_url.split("://", 1)[-1].split("/", 1)[0].split(".")
+    return host[2] if len(host) > 3 and host[1] == "execute-api" else None
+
+
 class Connections:
     """PostToConnection through boto3 (blocking: run in threads)."""
 
     def __init__(self, gateway_url: str) -> None:
+        # botocore reads AWS_DEFAULT_REGION only; IRSA and the connection Secret give AWS_REGION.
+        region = region_of(gateway_url) or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         self.api = boto3.client("apigatewaymanagementapi", endpoint_url=management_url(gateway_url),
+                                region_name=region,
                                 config=Config(retries={"max_attempts": 2, "mode": "standard"},
                                               connect_timeout=3, read_timeout=5, max_pool_connections=32))
 
