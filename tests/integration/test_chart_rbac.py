@@ -1,9 +1,10 @@
 """The chart's RBAC is enough and no more, proven by running: the rendered ServiceAccount, (Cluster)Roles and
 bindings are applied to the real control plane, the operator runs with a kubeconfig holding only a token of that
 ServiceAccount (TokenRequest) and leader election on, and an environment in mode boto3 (queues and a workload)
-goes through create -> Ready -> a rollout to a new image -> delete. Once cluster-wide (ClusterRole), once
-namespaced (watchNamespaces: a Role in that namespace only, `aenv run -n <namespace>`). The operator's log shows
-no refused request."""
+goes through create -> Ready -> a rollout to a new image -> delete, while an environment with a ttl of seconds
+expires and the operator deletes it. Once cluster-wide (ClusterRole), once namespaced (watchNamespaces: a Role in
+that namespace only, `aenv run -n <namespace>`). The operator's log shows no refused request. The Gateway API
+router, which the lifecycle does not reach, writes an HTTPRoute's weights with the same token."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client, utils
+from kubernetes import client, config, utils
 from kubernetes.client.exceptions import ApiException
 
 from aenv.local.emulator import AwsEmulator
+from aenv.rollouts.traffic import GatewayApiRouter, WorkloadTraffic
 
 from ..chart import RBAC_KINDS, render
 from .conftest import Operator
+from .gateway import WORKLOAD, create_route, gateway_routing, get_route, httproute_crd_installed, weights
 from .kube import Kube
 
 pytestmark = pytest.mark.integration
@@ -103,6 +106,12 @@ def spec(image: str) -> dict[str, Any]:
             "workloads": [{"name": "web", "image": image, "replicas": 2, "uses": ["events"]}]}
 
 
+def expiring() -> dict[str, Any]:
+    """Created first, so that it expires while the other environment goes through its lifecycle."""
+    return {"tier": "dev", "aws": {"region": "us-east-1", "mode": "boto3"}, "ttl": "5s",
+            "queues": [{"name": "jobs"}], "deletionPolicy": "Delete"}
+
+
 def refusals(operator: Operator) -> list[str]:
     return [line for line in operator.log_text().splitlines() if any(r in line for r in REFUSED)]
 
@@ -138,6 +147,7 @@ def stable_after(kube: Kube, operator: Operator, namespace: str, previous: str |
 
 
 def lifecycle(kube: Kube, sqs: Any, operator: Operator, namespace: str) -> None:
+    kube.create_env(namespace, "ttl", expiring())
     kube.create_env(namespace, "rbac", spec("example/web:1"))
     first = stable_after(kube, operator, namespace, None)
     assert sqs.list_queues(QueueNamePrefix=f"aenv-{namespace}-rbac-").get("QueueUrls")
@@ -146,6 +156,10 @@ def lifecycle(kube: Kube, sqs: Any, operator: Operator, namespace: str) -> None:
     kube.delete_env(namespace, "rbac")
     wait_until(operator, lambda: kube.env_gone(namespace, "rbac"), f"{namespace}/rbac to be deleted")
     assert not sqs.list_queues(QueueNamePrefix=f"aenv-{namespace}-rbac-").get("QueueUrls")
+    wait_until(operator, lambda: kube.env_gone(namespace, "ttl"), f"{namespace}/ttl to expire and be deleted",
+               timeout=30)
+    assert "Expired" in [e.reason for e in kube.events(namespace, "ttl")]
+    assert not sqs.list_queues(QueueNamePrefix=f"aenv-{namespace}-ttl-").get("QueueUrls")
     assert "leading: holds the Lease" in operator.log_text()
     assert not refusals(operator)
 
@@ -180,3 +194,18 @@ def test_namespaced_rbac_is_enough(kube: Kube, kubeconfig: Path, emulator: AwsEm
     assert {o["metadata"]["namespace"] for o in objects if o["kind"] == "Role"} == {watched, install.namespace}
     with operator_for(install, tmp_path, kubeconfig, emulator, watched) as op:
         lifecycle(kube, sqs, op, watched)
+
+
+def test_the_gateway_router_writes_with_the_chart_rbac(kube: Kube, kubeconfig: Path, install: Install,
+                                                       tmp_path: Path) -> None:
+    watched = f"{PREFIX}gw-{uuid.uuid4().hex[:8]}"
+    install.create_namespace(watched)
+    install.apply(tmp_path, {"watchNamespaces": [watched]})
+    api = config.new_client_from_config(config_file=str(install.token_kubeconfig(kubeconfig, tmp_path)))
+    with httproute_crd_installed(kube):
+        create_route(kube, watched)
+        traffic = WorkloadTraffic(watched, WORKLOAD, gateway_routing())
+        router = GatewayApiRouter(api)
+        router.set_weight(traffic, 30)
+        assert weights(get_route(kube, watched)) == {f"{WORKLOAD}-stable": 70, f"{WORKLOAD}-canary": 30}
+        assert router.applied_weight(traffic) == 30

@@ -71,6 +71,15 @@ def test_cluster_mode_rule_count() -> None:
     assert not any("leases" in r["resources"] for r in role["rules"]), "the Lease is a Role in the release namespace"
 
 
+@pytest.mark.parametrize("sets", [(), ("watchNamespaces={team-a}",)], ids=["cluster", "namespaced"])
+def test_the_verbs_on_what_aenv_writes_without_owning(sets: tuple[str, ...]) -> None:
+    """An environment deletes itself when it expires; an HTTPRoute is replaced at the version read. Nothing more:
+    tests/integration/test_chart_rbac.py proves these are enough."""
+    verbs = {res: rule["verbs"] for rule in _rules(render(sets=sets)) for res in rule["resources"]}
+    assert verbs["analyticsenvironments"] == ["get", "list", "watch", "patch", "delete"]
+    assert verbs["httproutes"] == ["get", "list", "watch", "update"]
+
+
 def test_namespaced_mode_grants_only_the_named_namespaces() -> None:
     objects = render(sets=("watchNamespaces={team-a,team-b}",))
     assert not of_kind(objects, "ClusterRole") and not of_kind(objects, "ClusterRoleBinding")

@@ -35,10 +35,11 @@ The rules aenv needs in a namespace it serves: exactly what the operator reads a
 The same rules go into the ClusterRole (every namespace) or into one Role per watched namespace.
 */}}
 {{- define "aenv.namespacedRules" -}}
-# The AnalyticsEnvironments: watched, finalizer and kopf's annotations patched, status written.
+# The AnalyticsEnvironments: watched, finalizer and kopf's annotations patched, status written; deleted when one
+# expires (spec.ttl, spec.expiresAt).
 - apiGroups: ["aenv.dev"]
   resources: ["analyticsenvironments"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["get", "list", "watch", "patch", "delete"]
 - apiGroups: ["aenv.dev"]
   resources: ["analyticsenvironments/status"]
   verbs: ["get", "patch"]
@@ -60,13 +61,14 @@ The same rules go into the ClusterRole (every namespace) or into one Role per wa
 - apiGroups: ["apps"]
   resources: ["replicasets"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
-# Traffic objects aenv writes weights into but does not own.
+# Traffic objects aenv writes weights into but does not own. An HTTPRoute is read and replaced at the version read
+# (`update`), so that a concurrent edit of its rules is not overwritten.
 - apiGroups: ["networking.k8s.io"]
   resources: ["ingresses"]
   verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["httproutes"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["get", "list", "watch", "update"]
 # Database migrations: the ConfigMap source read; a Job source's Job created and its outcome read. Notifications: the
 # ledger ConfigMap <environment>-notifications (what each target received) written.
 - apiGroups: [""]
