@@ -1,6 +1,7 @@
 """Notifications reach a Slack-shaped and a webhook target served on 127.0.0.1: readiness and rollout transitions
 arrive at both, a target answering 500 first gets each notification once, a restarted operator sends nothing
-twice, and a wrong Secret key is a condition naming the target and the field, never the URL."""
+twice, and a wrong Secret key is a condition naming the target and the field, never the URL. A canary's pause,
+promotion and abort, and an expiry's warning and end, reach the webhook as well."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from aenv.local.processes import wait_for
 
 from .conftest import Operator, fresh_namespace
 from .kube import Kube
+from .test_rollouts import cli
 
 
 class Receiver:
@@ -124,6 +126,46 @@ def test_transitions_reach_slack_and_webhook_once_across_retries_and_a_restart(
     everything = json.dumps(env) + operator.log_text() + " ".join(
         e.message or "" for e in kube.events(namespace, "notified"))
     assert receiver.url not in everything, "a target's URL reached the status, an Event or the log"
+
+
+def test_pause_promotion_abort_and_expiry_reach_the_webhook(kube: Kube, namespace: str, operator: Operator,
+                                                             receiver: Receiver) -> None:
+    kube.core.create_namespaced_secret(namespace, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="hooks"), string_data={"webhook": f"{receiver.url}/hook"}))
+    targets = [{"name": "audit", "webhook": {"secretKeyRef": {"name": "hooks", "key": "webhook"}}}]
+
+    def workload(image: str) -> dict[str, Any]:
+        return {"name": "api", "image": image, "replicas": 2}
+
+    base = {"tier": "dev", "aws": {"region": "us-east-1"}, "deletionPolicy": "Delete",
+            "monitoring": {"alarms": False, "dashboard": False, "notificationTargets": targets}}
+    rollout = {"strategy": "canary", "canary": {"steps": [{"setWeight": 50}, {"pause": {}}, {"setWeight": 100}]}}
+    kube.create_env(namespace, "canary", {**base, "workloads": [workload("example/api:1")], "rollout": rollout})
+    kube.create_env(namespace, "brief", {**base, "ttl": "15s"})
+    wait_for(lambda: types(receiver.got("/hook")).count("rollout.completed") == 1, 60, "the first deployment")
+
+    def arrived(kind: str, count: int = 1) -> bool:
+        return [r["type"] for r in receiver.got("/hook")
+                if r["environment"]["name"] == "canary"].count(kind) == count
+
+    kube.patch_spec(namespace, "canary", {"workloads": [workload("example/api:2")]})
+    wait_for(lambda: arrived("rollout.paused"), 60, "the pause awaiting approval at the webhook")
+    cli(operator, "promote", "canary", "-n", namespace)
+    wait_for(lambda: arrived("rollout.promoted") and arrived("rollout.completed", 2), 60,
+             "the promotion and the completion at the webhook")
+
+    kube.patch_spec(namespace, "canary", {"workloads": [workload("example/api:3")]})
+    wait_for(lambda: arrived("rollout.paused", 2), 60, "the second pause")
+    cli(operator, "abort", "canary", "-n", namespace)
+    wait_for(lambda: arrived("rollout.aborted"), 60, "the abort at the webhook")
+
+    def brief() -> list[str]:
+        return [r["type"] for r in receiver.got("/hook") if r["environment"]["name"] == "brief"]
+
+    wait_for(lambda: "expiry.warning" in brief() and "expiry.expired" in brief(), 60, "the expiry notifications")
+    wait_for(lambda: kube.env_gone(namespace, "brief"), 60, "the expired environment deleted")
+    ids = [r["id"] for r in receiver.got("/hook")]
+    assert len(ids) == len(set(ids)), f"sent twice: {types(receiver.got('/hook'))}"
 
 
 ALARM_CHANNEL = "aenv-alarm-test"
