@@ -27,7 +27,7 @@ from aenv.local.emulator import CREDENTIALS, REGION, AwsEmulator, free_port
 
 from .ack import ack_bin, ack_controllers, ack_namespace, ack_operator, in_process  # noqa: F401 - fixtures: ACK
 from .kube import Kube
-from .leaks import COLLECTOR, HarvestedEmulator, install_log_handler
+from .leaks import COLLECTOR, install_log_handler, running_emulator
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE_PREFIX = "aenv-test-"
@@ -70,12 +70,7 @@ def kube(kubeconfig: Path) -> Iterator[Kube]:
 
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsEmulator]:
-    moto = HarvestedEmulator(tmp_path_factory.mktemp("moto"))
-    moto.start()
-    try:
-        yield moto
-    finally:
-        moto.stop()
+    yield from running_emulator(tmp_path_factory.mktemp("moto"))
 
 
 class Operator:

@@ -265,6 +265,16 @@ class HarvestedEmulator(AwsEmulator):
         COLLECTOR.harvest_safely(self)
 
 
+def running_emulator(state_dir: Path, data_plane: bool = False) -> Iterator[AwsEmulator]:
+    """A fixture's emulator: started, yielded, stopped."""
+    moto = HarvestedEmulator(state_dir, data_plane)
+    moto.start()
+    try:
+        yield moto
+    finally:
+        moto.stop()
+
+
 COLLECTOR = Collector()
 
 

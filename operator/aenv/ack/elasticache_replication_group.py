@@ -2,8 +2,14 @@
 
 It refers to the cache's SecurityGroup CR (securityGroupRefs), the cache subnet group's CR (cacheSubnetGroupRef)
 and the environment's Key CR (kmsKeyRef); the AUTH token is the Kubernetes Secret that holds the current version
-of the cache-auth secret (see secretsmanager_secret.py). A rotation writes a new version into a new Secret, so the
-CR's authToken points elsewhere: ACK sees a spec change and sends the new token with ModifyReplicationGroup.
+of the cache-auth secret (see secretsmanager_secret.py). A rotation writes a new version into a new Secret and
+points the CR's authToken at it. That alone is no change to ACK: it compares the CR with a copy of itself filled in
+from DescribeReplicationGroups, which never returns the token, so authToken never differs. The description names
+the token's version as well (`...; AUTH token v<n>`, from the second on), and ElastiCache does describe that: the
+difference makes ACK call ModifyReplicationGroup, which sends every field of the spec, the token the CR points at
+among them. ACK sends no AuthTokenUpdateStrategy, so ElastiCache applies ROTATE: the new token is accepted beside
+the one before, which stays valid until the next rotation replaces it (ElastiCache keeps two). Mode ack has no SET
+that revokes the previous token once no pod holds it, as mode boto3 does: the CRD has no field for the strategy.
 
 Ready when ACK reports it synced, the group is available and it has a primary endpoint (ACK sets
 ACK.ResourceSynced on a group whose creation failed). Outputs are mode boto3's.
@@ -40,10 +46,19 @@ from .resource import (
     readiness,
     reference,
 )
-from .secretsmanager_secret import VALUE_KEY
+from .secretsmanager_secret import VALUE_KEY, version_of
 
 KIND = "elasticache.replication_group"
 SNAPSHOT = AckKind("elasticache", "Snapshot")
+
+
+def description(desired: Desired) -> str:
+    """Mode boto3's description, naming the AUTH token's version from the second on: the one change to the CR on
+    a rotation that ACK sees (see above)."""
+    text = f"aenv cache of {desired.tags.get(TAG_ENVIRONMENT, desired.name)}"
+    version = version_of(str(desired.params.get("auth_token_version") or "")) if desired.params.get("auth_token") \
+        else 0
+    return text if version <= 1 else f"{text}; AUTH token v{version}"
 
 
 def _primary(obj: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
@@ -64,7 +79,7 @@ class ReplicationGroups(AckClient):
         p = desired.params
         spec: dict[str, Any] = {
             "replicationGroupID": desired.name,
-            "description": f"aenv cache of {desired.tags.get(TAG_ENVIRONMENT, desired.name)}",
+            "description": description(desired),
             "engine": p["engine"],
             "cacheNodeType": p["node_type"],
             "numNodeGroups": 1,

@@ -94,11 +94,15 @@ def _keys(desired: Desired, value: str) -> dict[str, str]:
     return keys
 
 
+def version_of(secret_name: str) -> int:
+    """The version of the value a Kubernetes Secret `<secret>-v<n>` holds (0: not such a name)."""
+    suffix = secret_name.rsplit("-v", 1)[-1] if "-v" in secret_name else ""
+    return int(suffix) if suffix.isdigit() else 0
+
+
 def pointed_version(obj: Mapping[str, Any] | None) -> int:
     """The version of the value the CR points at (0: none yet)."""
-    name = str((((obj or {}).get("spec") or {}).get("secretString") or {}).get("name") or "")
-    suffix = name.rsplit("-v", 1)[-1] if "-v" in name else ""
-    return int(suffix) if suffix.isdigit() else 0
+    return version_of(str((((obj or {}).get("spec") or {}).get("secretString") or {}).get("name") or ""))
 
 
 class ValueSecrets:

@@ -12,6 +12,10 @@
 - ElastiCache DescribeSnapshots of a snapshot name that does not exist: an empty list instead of
   SnapshotNotFoundFault, which the ACK elasticache controller treats as an error, not as "not found" (it expects
   the CacheClusterNotFound of a cluster filter), so its Snapshot CRs never get created against moto.
+- ElastiCache DescribeCacheClusters of a replication group's member cluster: moto lists the member clusters' ids
+  but makes no such clusters (CacheClusterNotFound), and the ACK elasticache controller describes one before each
+  ModifyReplicationGroup, so it could change no replication group. Here a member is described from its group
+  (status, engine, node type, subnet group, security groups), as AWS describes it.
 - ElastiCache DescribeEvents (HTTP 500 in moto; the ACK elasticache controller calls it on every sync): an empty
   list, paginated as AWS pages it (Events, Marker).
 - API Gateway v2 tags on a stage: moto routes TagResource and UntagResource only for APIs and VPC links (a stage's
@@ -265,6 +269,44 @@ def _describe_missing_snapshot() -> None:
     _RESPONSE.describe_snapshots = describe_snapshots
 
 
+# ElastiCache DescribeCacheClusters of a replication group's member ------------------------------------------------
+
+def member_cluster(group: Any, cluster_id: str) -> dict[str, Any]:
+    """The cache cluster AWS describes for one member of the replication group."""
+    described: dict[str, Any] = {
+        "CacheClusterId": cluster_id, "ReplicationGroupId": group.replication_group_id,
+        "CacheClusterStatus": group.status, "Engine": group.engine, "CacheNodeType": group.cache_node_type,
+        "NumCacheNodes": 1, "CacheSubnetGroupName": group.cache_subnet_group_name,
+        "SecurityGroups": [{"SecurityGroupId": g, "Status": "active"} for g in group.security_group_ids or []],
+        "AuthTokenEnabled": group.auth_token_enabled, "TransitEncryptionEnabled": group.transit_encryption_enabled,
+        "AtRestEncryptionEnabled": group.at_rest_encryption_enabled,
+        "SnapshotRetentionLimit": group.snapshot_retention_limit,
+    }
+    if group.engine_version:
+        described["EngineVersion"] = group.engine_version
+    if group.preferred_maintenance_window:
+        described["PreferredMaintenanceWindow"] = group.preferred_maintenance_window
+    if group.cache_parameter_group_name:
+        described["CacheParameterGroup"] = {"CacheParameterGroupName": group.cache_parameter_group_name,
+                                            "ParameterApplyStatus": "in-sync"}
+    return described
+
+
+def _describe_member_clusters() -> None:
+    original = _RESPONSE.describe_cache_clusters
+
+    def describe_cache_clusters(self: ElastiCacheResponse) -> ActionResult:
+        cluster_id = self._get_param("CacheClusterId")
+        if cluster_id and cluster_id not in self.elasticache_backend.cache_clusters:
+            for group in self.elasticache_backend.replication_groups.values():
+                if cluster_id in group.member_clusters:
+                    return PaginatedResult({"CacheClusters": [member_cluster(group, cluster_id)]})
+        result: ActionResult = original(self)
+        return result
+
+    _RESPONSE.describe_cache_clusters = describe_cache_clusters
+
+
 # API Gateway v2 stage tags ---------------------------------------------------------------------------------------
 
 STAGE_ARN = re.compile(r"^arn:aws[\w-]*:apigateway:[\w-]+::/apis/(?P<api>[^/]+)/stages/(?P<stage>[^/]+)$")
@@ -365,6 +407,7 @@ def install(environ: Mapping[str, str] = os.environ) -> dataplane_backend.DataPl
     delay = delete_seconds(environ)
     _finish_replication_group_deletes(delay)
     _delete_cache_subnet_groups(delay)
+    _describe_member_clusters()
     _describe_no_events()
     _describe_missing_snapshot()
     _tag_stages()
