@@ -123,7 +123,8 @@ STATEMENTS = (
     Statement("Topics", (
         "sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes",
         "sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes",
-        "sns:ListTagsForResource", "sns:TagResource", "sns:UntagResource"), (_arn("sns", NAME),)),
+        "sns:ListTagsForResource", "sns:TagResource", "sns:UntagResource",
+        "sns:Publish"), (_arn("sns", NAME),)),  # notifications to the alarm topic's email subscribers
     Statement("KeysCreate", ("kms:CreateKey",), condition=TAGGING),
     Statement("Keys", (
         "kms:DescribeKey", "kms:EnableKey", "kms:EnableKeyRotation", "kms:DisableKeyRotation",

@@ -46,7 +46,8 @@ class EnvironmentMemory:
     # follows its gate at once instead of at the next poll.
     rolling: bool = False
     pods: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # per ReplicaSet: pods, ready, available
-    # The notification sender's verdict per slack or webhook target: None delivered, else why not (never a URL).
+    # The notification sender's verdict per target (slack, webhook, the emails' topic): None delivered, else why not
+    # (never a URL).
     delivery: dict[str, str | None] = field(default_factory=dict)
     # Alarm state changes from the event queue (notify/alarms.py), by event id: the notification and the receipt
     # that deletes the message once the outbox holding it is written.

@@ -261,7 +261,7 @@ def _guardrails(env: Environment, spec: EnvironmentSpec, outcome: Outcome, expir
         events += expires.events
         if expires.wake_at is not None and (requeue_at is None or expires.wake_at < requeue_at):
             requeue_at = expires.wake_at
-    targets = [t.name for t in notifications.hook_targets(spec) if t.name]
+    targets = notifications.delivery_targets(spec)
     if targets:
         ready = next((c.message for c in status.conditions if c.type == "Ready"), "")
         alarms = [record for record, _ in memory.alarm_events.values()]

@@ -6,6 +6,7 @@ promotion and abort, and an expiry's warning and end, reach the webhook as well.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,8 +16,12 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from aenv.api import EnvironmentSpec
 from aenv.local.emulator import AwsEmulator
 from aenv.local.processes import wait_for
+from aenv.naming import EnvironmentRef
+from aenv.plan import monitoring
+from aenv.plan.monitoring import TOPIC_KEY
 
 from .conftest import Operator, fresh_namespace
 from .kube import Kube
@@ -166,6 +171,60 @@ def test_pause_promotion_abort_and_expiry_reach_the_webhook(kube: Kube, namespac
     wait_for(lambda: kube.env_gone(namespace, "brief"), 60, "the expired environment deleted")
     ids = [r["id"] for r in receiver.got("/hook")]
     assert len(ids) == len(set(ids)), f"sent twice: {types(receiver.got('/hook'))}"
+
+
+def test_email_targets_get_every_notification_through_the_alarm_topic(
+        kube: Kube, emulator: AwsEmulator, namespace: str, operator: Operator, receiver: Receiver) -> None:
+    """Alarms off, an email target and a webhook target: aenv publishes each notification to the alarm topic, which
+    emails its subscribers. moto's email subscriptions deliver nothing, so an SQS queue subscribed to the topic
+    receives what they would."""
+    kube.core.create_namespaced_secret(namespace, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="hooks"), string_data={"webhook": f"{receiver.url}/hook"}))
+    body = {"tier": "dev", "aws": {"region": "us-east-1"}, "deletionPolicy": "Delete",
+            "workloads": [{"name": "api", "image": "example/api:1"}],
+            "monitoring": {"alarms": False, "dashboard": False, "notificationTargets": [
+                {"email": "oncall@example.com"},
+                {"name": "audit", "webhook": {"secretKeyRef": {"name": "hooks", "key": "webhook"}}}]}}
+    # The queue must be subscribed before the first notification: the topic is made here, as the plan wants it
+    # (its name and tags, which the operator adopts as its own), while the operator is stopped.
+    operator.stop()
+    created = kube.create_env(namespace, "mailed", body)
+    ref = EnvironmentRef(namespace, "mailed", created["metadata"]["uid"])
+    topic = next(d for d in monitoring.plan(ref, EnvironmentSpec.model_validate(body)) if d.key == TOPIC_KEY)
+    sns, sqs = emulator.client("sns"), emulator.client("sqs")
+    topic_arn = sns.create_topic(Name=topic.name, Tags=[{"Key": k, "Value": v} for k, v in topic.tags.items()])[
+        "TopicArn"]
+    queue = sqs.create_queue(QueueName=f"{namespace}-mail")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    operator.start()
+
+    mails: dict[str, list[dict[str, Any]]] = {}  # notification id -> the messages carrying it
+
+    def receive() -> set[str]:
+        for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            envelope = json.loads(m["Body"])  # SNS's: Subject, Message
+            found = re.search(r"^Notification id: (\w+)$", envelope["Message"], re.MULTILINE)
+            mails.setdefault(found.group(1) if found else "", []).append(envelope)
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+        return set(mails)
+
+    wait_for(lambda: {"environment.ready", "rollout.completed"} <= set(types(receiver.got("/hook"))), 30,
+             "readiness and rollout notifications at the webhook")
+    wait_for(lambda: {r["id"] for r in receiver.got("/hook")} <= receive(), 30,
+             "the same notifications published to the alarm topic")
+    env = kube.wait_condition(namespace, "mailed", "NotificationsDelivered", "True", reason="Delivered")
+    assert "email.alarm-topic" in kube.condition(env, "NotificationsDelivered")["message"]  # type: ignore[index]
+    receive()  # anything sent twice would be here by now
+    hooked = {r["id"]: r["type"] for r in receiver.got("/hook")}
+    assert set(mails) == set(hooked) and all(len(m) == 1 for m in mails.values()), \
+        f"sent twice, not sent or without an id: { {hooked.get(i, i): len(m) for i, m in mails.items()} }"
+    ready = next(m for i, (m,) in mails.items() if hooked[i] == "environment.ready")
+    assert ready["Subject"] == f"[{namespace}/mailed] environment.ready: Ready"
+    assert ready["Message"].startswith(f"[{namespace}/mailed] environment.ready (Ready)")
+    assert receiver.url not in json.dumps(mails)
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+    assert {s["Protocol"] for s in subscriptions} == {"sqs", "email"}  # the email target's own subscription too
 
 
 ALARM_CHANNEL = "aenv-alarm-test"

@@ -4,12 +4,13 @@ import json
 
 from aenv.api import EnvironmentSpec
 from aenv.api.status import NotificationRecord
+from aenv.notify import email
 from aenv.notify.channel import Notification
 from aenv.notify.sender import Retry, targets_of
 from aenv.notify.slack import Slack
 from aenv.notify.webhook import Webhook
 from aenv.plan.conditions import Transition
-from aenv.plan.notifications import OUTBOX_MAX, hook_targets, record
+from aenv.plan.notifications import EMAIL_TARGET, OUTBOX_MAX, delivery_targets, emails_published, hook_targets, record
 
 NOW = "2026-12-01T12:00:00Z"
 
@@ -54,9 +55,21 @@ def test_targets_name_the_field_of_their_secret() -> None:
                                 {"name": "team", "slack": {"secretKeyRef": {"name": "hooks", "key": "slack"}}},
                                 {"name": "audit", "webhook": {"secretKeyRef": {"name": "hooks", "key": "url"}}}]}})
     assert [t.name for t in hook_targets(spec)] == ["team", "audit"]
-    team, audit = targets_of(spec)
+    team, audit, emails = targets_of(spec)
     assert (team.kind, team.secret, team.key) == ("slack", "hooks", "slack")
     assert audit.field == "spec.monitoring.notificationTargets[2].webhook.secretKeyRef"
+    assert (emails.name, emails.kind) == (EMAIL_TARGET, "email")  # one publish to the alarm topic for all emails
+    assert delivery_targets(spec) == ["team", "audit", EMAIL_TARGET]
+
+
+def test_email_targets_are_published_to_in_mode_boto3_only() -> None:
+    emails = {"notificationTargets": [{"email": "ops@example.com"}, {"topicArn": "arn:aws:sns:us-east-1:1:oncall"}]}
+    boto3 = EnvironmentSpec.model_validate({"tier": "dev", "aws": {"region": "us-east-1"}, "monitoring": emails})
+    assert emails_published(boto3) and [t.kind for t in targets_of(boto3)] == ["email"]
+    ack = EnvironmentSpec.model_validate({"tier": "dev", "monitoring": emails, "aws": {
+        "region": "us-east-1", "mode": "ack", "vpcId": "vpc-0a1b2c3d",
+        "subnetIds": ["subnet-0a1b2c3d", "subnet-1a2b3c4d"]}})
+    assert not emails_published(ack) and targets_of(ack) == [] and delivery_targets(ack) == []
 
 
 def test_payloads() -> None:
@@ -67,6 +80,20 @@ def test_payloads() -> None:
     assert Webhook().payload(n) == {"id": "abc", "environment": {"namespace": "team-a", "name": "defi"},
                                     "type": "rollout.completed", "reason": "RolloutCompleted",
                                     "message": "api: revision 1 is stable", "time": NOW}
+
+
+def test_an_email_reads_as_the_slack_text_with_a_short_subject() -> None:
+    n = Notification("team-a", "defi", NotificationRecord(id="abc", type="rollout.completed", reason="RolloutCompleted",
+                                                          message="api: revision 1 is stable", time=NOW))
+    assert email.subject(n) == "[team-a/defi] rollout.completed: RolloutCompleted"
+    assert email.message(n) == ("[team-a/defi] rollout.completed (RolloutCompleted): api: revision 1 is stable\n\n"
+                                f"Time: {NOW}\nNotification id: abc\n")
+    long = Notification("team-a", "defi", NotificationRecord(id="x", type="alarm.alarm", reason="é\n" + "a" * 200,
+                                                             message="", time=NOW))
+    subject = email.subject(long)  # SNS: ASCII without line breaks, under 100 characters
+    assert len(subject) < 100 and subject.isascii() and subject.isprintable() and subject.endswith("...")
+    assert "alarm.alarm: ??aaa" in subject
+    assert not email.takes(long.record) and email.takes(n.record)  # CloudWatch emails the alarms itself
 
 
 def test_backoff_doubles_up_to_its_cap() -> None:

@@ -73,6 +73,18 @@ def test_no_alarms_no_topic() -> None:
     assert plan(monitoring={}) == {}  # nothing to watch: no topic, no empty dashboard
 
 
+def test_an_email_target_has_the_topic_without_alarms_in_mode_boto3_only() -> None:
+    targets = {"alarms": False, "dashboard": False, "notificationTargets": [{"email": "oncall@example.com"},
+                                                                             {"topicArn": TOPIC_ARN}]}
+    r = plan(queues=[{"name": "events"}], monitoring=targets)
+    assert list(r) == ["monitoring/topic"]  # the notifications are published to it
+    assert r["monitoring/topic"].params["emails"] == ("oncall@example.com",)
+    assert plan(monitoring={"alarms": False, "notificationTargets": [{"topicArn": TOPIC_ARN}]}) == {}
+    ack = {"region": "us-east-1", "mode": "ack", "vpcId": "vpc-0a1b2c3d",
+           "subnetIds": ["subnet-0a1b2c3d", "subnet-1a2b3c4d"]}
+    assert plan(aws=ack, queues=[{"name": "events"}], monitoring=targets) == {}  # alarms only in mode ack
+
+
 def test_dashboard_refers_to_cache_queues_and_gateway() -> None:
     r = plan(cache={}, queues=[{"name": "events"}], gateway={}, monitoring={"alarms": False})
     assert list(r) == ["monitoring/dashboard"]

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
@@ -30,11 +31,14 @@ from pydantic import ValidationError
 from ..api import GROUP, PLURAL, VERSION
 from ..api.spec import EnvironmentSpec
 from ..api.status import NotificationRecord, NotificationsStatus
+from ..aws import session
 from ..aws.component import AwsTarget
+from ..aws.sns_topic import list_topics
 from ..memory import Memories
 from ..naming import EnvironmentRef
-from ..plan.notifications import hook_targets
-from . import ledger
+from ..plan.monitoring import TOPIC_KEY, topic_name
+from ..plan.notifications import EMAIL_TARGET, emails_published, hook_targets
+from . import email, ledger
 from .alarms import Alarms, Delete
 from .channel import Channel, DeliveryError, Notification, post_json
 from .slack import Slack
@@ -64,10 +68,10 @@ class Retry:
 @dataclass(frozen=True)
 class Target:
     name: str
-    kind: str  # slack | webhook
-    secret: str
-    key: str
-    field: str  # spec.monitoring.notificationTargets[i].<kind>.secretKeyRef
+    kind: str  # slack | webhook | email (one for all email targets: they subscribe to the alarm topic)
+    secret: str = ""
+    key: str = ""
+    field: str = ""  # spec.monitoring.notificationTargets[i].<kind>.secretKeyRef
 
 
 def targets_of(spec: EnvironmentSpec) -> list[Target]:
@@ -78,12 +82,15 @@ def targets_of(spec: EnvironmentSpec) -> list[Target]:
         assert ref is not None and t.name is not None  # hook_targets and the model guarantee both
         path = f"spec.monitoring.notificationTargets[{all_targets.index(t)}].{kind}.secretKeyRef"
         out.append(Target(t.name, kind, ref.secret_key_ref.name, ref.secret_key_ref.key, path))
+    if emails_published(spec):
+        out.append(Target(EMAIL_TARGET, email.KIND))
     return out
 
 
 @dataclass
 class _Env:
     ref: EnvironmentRef
+    aws: AwsTarget | None = None
     targets: list[Target] = field(default_factory=list)
     outbox: list[NotificationRecord] = field(default_factory=list)
     ledger: dict[str, set[str]] | None = None  # None until read from the ConfigMap
@@ -130,7 +137,8 @@ class Sender:
         except ValidationError:
             return
         targets = targets_of(parsed)
-        alarms = bool(targets) and parsed.aws.mode == "boto3" and parsed.monitoring is not None and \
+        # Email targets get the alarms from CloudWatch through the topic: only Slack and webhook targets need them.
+        alarms = bool(hook_targets(parsed)) and parsed.aws.mode == "boto3" and parsed.monitoring is not None and \
             parsed.monitoring.alarms
         self.alarms.watch(ref.uid, AwsTarget(parsed.aws.region, parsed.aws.endpoint) if alarms else None)
         memory = self._memories.find(ref.uid)
@@ -162,9 +170,10 @@ class Sender:
     def _take(self, job: _Job) -> None:
         spec, status = (job.spec, job.status) if job.persisted else self._persisted(job)
         try:
-            targets = targets_of(EnvironmentSpec.model_validate(spec))
+            parsed = EnvironmentSpec.model_validate(spec)
         except ValidationError:
             return
+        targets = targets_of(parsed)
         with self._lock:
             env = self._envs.setdefault(job.ref.uid, _Env(job.ref))
             need_ledger = env.ledger is None
@@ -175,6 +184,7 @@ class Sender:
             if env.ledger is None:
                 env.ledger = loaded or {}
             env.targets, env.outbox = targets, outbox
+            env.aws = AwsTarget(parsed.aws.region, parsed.aws.endpoint)
             for t in targets:
                 worker = env.workers.get(t.name)
                 if worker is None or not worker.is_alive():
@@ -214,19 +224,20 @@ class Sender:
                 pending = next((r for r in env.outbox if r.id not in sent), None)
                 outbox_ids = {r.id for r in env.outbox}
             try:
-                url = self._url(env.ref, target)
+                send = self._sender(env, target)
             except DeliveryError as e:
                 self._verdict(env.ref, target, str(e))
                 return
             if pending is None:
                 self._verdict(env.ref, target, None)
                 return
-            try:
-                self._post(url, CHANNELS[target.kind].payload(Notification(env.ref.namespace, env.ref.name, pending)))
-            except DeliveryError as e:
-                self._verdict(env.ref, target, f"{pending.type} not delivered after {self._retry.attempts} "
-                                               f"attempts: {e}")
-                return
+            if target.kind != email.KIND or email.takes(pending):  # else recorded as done, never sent
+                try:
+                    self._attempts(send, Notification(env.ref.namespace, env.ref.name, pending))
+                except DeliveryError as e:
+                    self._verdict(env.ref, target, f"{pending.type} not delivered after {self._retry.attempts} "
+                                                   f"attempts: {e}")
+                    return
             with self._lock:
                 sent.add(pending.id)
                 sent &= outbox_ids | {pending.id}
@@ -237,14 +248,40 @@ class Sender:
             except ApiException as e:  # kept in memory: only a restart before the next write could send it again
                 log.warning("%s: the notification ledger was not written: HTTP %s", env.ref.key, e.status)
 
-    def _post(self, url: str, document: dict[str, Any]) -> None:
+    def _attempts(self, send: Callable[[Notification], None], n: Notification) -> None:
         for attempt in range(self._retry.attempts):
             try:
-                post_json(url, document)
+                send(n)
                 return
             except DeliveryError:
                 if attempt == self._retry.attempts - 1 or self._stopped.wait(self._retry.delay(attempt)):
                     raise
+
+    def _sender(self, env: _Env, target: Target) -> Callable[[Notification], None]:
+        """How one notification reaches the target: a POST to the URL its Secret holds, or a publish to the alarm
+        topic."""
+        if target.kind == email.KIND:
+            assert env.aws is not None  # set by _take before it starts a worker
+            sns = session.client("sns", env.aws.region, env.aws.endpoint)
+            arn = self._topic_arn(env.ref, sns)
+            return lambda n: email.publish(sns, arn, n)
+        url, channel = self._url(env.ref, target), CHANNELS[target.kind]
+        return lambda n: post_json(url, channel.payload(n))
+
+    def _topic_arn(self, ref: EnvironmentRef, sns: Any) -> str:
+        """From the last AWS pass's outputs, else (a restarted operator whose pass has not done AWS yet) listed."""
+        memory = self._memories.find(ref.uid)
+        arn = ((memory.outputs or {}).get(TOPIC_KEY) or {}).get("arn") if memory is not None else None
+        if arn:
+            return str(arn)
+        name = topic_name(ref)
+        try:
+            arn = list_topics(sns).get(name)
+        except (ClientError, BotoCoreError) as e:
+            raise DeliveryError(f"the alarm topic {name} cannot be listed: {type(e).__name__}") from None
+        if arn is None:
+            raise DeliveryError(f"the alarm topic {name} does not exist yet")
+        return str(arn)
 
     def _url(self, ref: EnvironmentRef, target: Target) -> str:
         try:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ..api.spec import Cache, EnvironmentSpec
 from ..naming import EnvironmentRef, aws_name
+from .notifications import emails_published
 from .types import Desired, Ref
 
 TAG_PRIORITY = "aenv.dev/priority"
@@ -19,6 +20,7 @@ DASHBOARD_NAME_MAX = 255
 TOPIC_NAME_MAX = 256
 NAME_INVALID = r"[^a-zA-Z0-9_-]"
 PERIOD_SECONDS = 60
+TOPIC_KEY = "monitoring/topic"
 
 
 @dataclass(frozen=True)
@@ -60,19 +62,22 @@ def plan(env: EnvironmentRef, spec: EnvironmentSpec) -> list[Desired]:
     resources = []
     extra_actions = tuple(sorted({t.topic_arn for t in m.notification_targets if t.topic_arn}))
     alarms = _alarms(env, spec, extra_actions) if m.alarms else []
-    if alarms:
-        emails = tuple(sorted({t.email for t in m.notification_targets if t.email}))
-        topic = Desired(
-            kind="sns.alarm_topic", key="monitoring/topic", component="monitoring",
-            # Upper case: topics of spec.topics have lower-case names, so this one never collides with them.
-            name=aws_name(env, "Alarms", max_length=TOPIC_NAME_MAX, invalid=NAME_INVALID),
+    emails = tuple(sorted({t.email for t in m.notification_targets if t.email}))
+    # The notification sender publishes to the topic too (mode boto3): its email subscribers need it without alarms.
+    if alarms or emails_published(spec):
+        resources.append(Desired(
+            kind="sns.alarm_topic", key=TOPIC_KEY, component="monitoring", name=topic_name(env),
             params={"emails": emails}, tags=env.tags("monitoring"),
-        )
-        resources.append(topic)
+        ))
         resources += alarms
     if m.dashboard and (spec.cache or spec.queues or spec.gateway):
         resources.append(_dashboard(env, spec))
     return resources
+
+
+def topic_name(env: EnvironmentRef) -> str:
+    # Upper case: topics of spec.topics have lower-case names, so this one never collides with them.
+    return aws_name(env, "Alarms", max_length=TOPIC_NAME_MAX, invalid=NAME_INVALID)
 
 
 def _alarm(env: EnvironmentRef, t: Threshold, slug: str, target: Mapping[str, object],
@@ -85,7 +90,7 @@ def _alarm(env: EnvironmentRef, t: Threshold, slug: str, target: Mapping[str, ob
             "threshold": t.threshold, "period": PERIOD_SECONDS, "evaluation_periods": t.minutes,
             "datapoints_to_alarm": t.minutes, "treat_missing_data": "notBreaching",
             "description": f"{t.priority} {env.key}: {t.summary}",
-            "topic_arn": Ref("monitoring/topic", "arn"), "extra_actions": extra_actions, **target,
+            "topic_arn": Ref(TOPIC_KEY, "arn"), "extra_actions": extra_actions, **target,
         },
         tags={**env.tags("monitoring"), TAG_PRIORITY: t.priority},
     )

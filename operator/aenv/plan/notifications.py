@@ -17,6 +17,9 @@ from .expiry import EXPIRED, EXPIRES_SOON
 
 OUTBOX_MAX = 50
 CONDITION = "NotificationsDelivered"
+# The name under which the email targets' one delivery (a publish to the alarm topic, which emails every subscriber)
+# is recorded and reported: a target's own name cannot hold a dot.
+EMAIL_TARGET = "email.alarm-topic"
 
 # Event reasons (the rollout engine's, expiry's) -> notification type.
 TYPES = {
@@ -36,9 +39,23 @@ TYPES = {
 
 
 def hook_targets(spec: EnvironmentSpec) -> list[NotificationTarget]:
-    """The targets aenv delivers to itself (email and topicArn go through the alarm topic)."""
+    """The Slack and webhook targets aenv posts to itself."""
     m = spec.monitoring
     return [t for t in m.notification_targets if t.slack or t.webhook] if m is not None else []
+
+
+def emails_published(spec: EnvironmentSpec) -> bool:
+    """Whether aenv publishes every notification to the alarm topic for its email subscribers: in mode boto3 only
+    (in mode ack the operator holds no AWS credentials, and the topic carries the alarms alone)."""
+    m = spec.monitoring
+    return spec.aws.mode == "boto3" and m is not None and any(t.email for t in m.notification_targets)
+
+
+def delivery_targets(spec: EnvironmentSpec) -> list[str]:
+    """The names of the deliveries aenv makes and reports in the NotificationsDelivered condition. topicArn
+    targets are alarm actions only."""
+    names = [t.name for t in hook_targets(spec) if t.name]
+    return [*names, EMAIL_TARGET] if emails_published(spec) else names
 
 
 def notification_id(uid: str, type_: str, reason: str, message: str, time: str) -> str:
