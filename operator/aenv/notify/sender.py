@@ -19,6 +19,7 @@ import queue
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,7 @@ from .webhook import Webhook
 
 CHANNELS: dict[str, Channel] = {"slack": Slack(), "webhook": Webhook()}
 PERSIST_WAIT_SECONDS = 5.0
+GONE_KEPT = 64  # forgotten environments whose state a job still queued for them may need
 log = logging.getLogger("aenv.notify")
 
 
@@ -112,6 +114,7 @@ class Sender:
         self._memories, self._core, self._custom = memories, core, custom
         self._retry = retry or Retry.from_environ()
         self._envs: dict[str, _Env] = {}
+        self._gone: OrderedDict[str, _Env] = OrderedDict()
         self._lock = threading.Lock()
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._stopped = threading.Event()
@@ -124,9 +127,15 @@ class Sender:
         self._jobs.put(None)
 
     def forget(self, uid: str) -> None:
-        """The environment is gone: workers still delivering its last notifications finish them."""
+        """The environment is gone: workers still delivering its last notifications finish them. A job still queued
+        for it (its expiry's, its deletion's) takes up the same state: a fresh ledger, read before those workers
+        wrote, would send what they are sending again."""
         with self._lock:
-            self._envs.pop(uid, None)
+            env = self._envs.pop(uid, None)
+            if env is not None:
+                self._gone[uid] = env
+                while len(self._gone) > GONE_KEPT:
+                    self._gone.popitem(last=False)
         self.alarms.watch(uid, None)
 
     def submit(self, ref: EnvironmentRef, spec: Mapping[str, Any], status: Mapping[str, Any],
@@ -175,7 +184,8 @@ class Sender:
             return
         targets = targets_of(parsed)
         with self._lock:
-            env = self._envs.setdefault(job.ref.uid, _Env(job.ref))
+            env = self._envs.get(job.ref.uid) or self._gone.get(job.ref.uid) or self._envs.setdefault(
+                job.ref.uid, _Env(job.ref))
             need_ledger = env.ledger is None
         loaded = ledger.load(self._core(), job.ref) if need_ledger else None
         outbox = _outbox(status)
