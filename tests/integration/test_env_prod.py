@@ -441,7 +441,7 @@ def check_monitoring(aws: Aws, p: str, env: str, uid: str, api: dict[str, Any]) 
 
 def check_role(aws: Aws, p: str, namespace: str, env: str, uid: str, key: dict[str, Any],
                queues: dict[str, dict[str, str]], dlqs: dict[str, dict[str, str]], alerts: str,
-               secrets: dict[str, str]) -> None:
+               secrets: dict[str, str], api: dict[str, Any]) -> None:
     role = aws.iam.get_role(RoleName=f"{p}-workloads")["Role"]
     assert role["Path"] == "/aenv/"
     trust = role["AssumeRolePolicyDocument"]
@@ -461,12 +461,15 @@ def check_role(aws: Aws, p: str, namespace: str, env: str, uid: str, key: dict[s
     document = json.loads(document) if isinstance(document, str) else document
     granted = {s["Sid"]: sorted(s["Resource"]) for s in document["Statement"]}
     # Least privilege: what the workloads list in `uses` — events and trades (not notifications), alerts, the
-    # secrets of cache, database and secrets (jwt, API keys) — and the key that encrypts them. Nothing else.
+    # secrets of cache, database and secrets (jwt, API keys) — and the key that encrypts them; and, for the
+    # gateway's backend, posting to the stage's connections. Nothing else.
+    region, account = key["Arn"].split(":")[3:5]
     assert granted == {
         "Queue": sorted(a["QueueArn"] for q, a in [*queues.items(), *dlqs.items()] if q != "notifications"),
         "Topic": [alerts],
         "Secret": sorted(secrets.values()),
         "Kms": [key["Arn"]],
+        "Gateway": [f"arn:aws:execute-api:{region}:{account}:{api['ApiId']}/live/POST/@connections/*"],
     }
 
 
@@ -545,7 +548,7 @@ def check_prod(kube: Kube, aws: Aws, namespace: str, env: dict[str, Any], vpc_su
     api = check_gateway(aws, p, namespace, key_of_env, uid)
     secrets = check_secrets(aws, p, key, key_of_env, uid)
     alarm_topic, alarms = check_monitoring(aws, p, key_of_env, uid, api)
-    check_role(aws, p, namespace, key_of_env, uid, key, queues, dlqs, alerts, secrets)
+    check_role(aws, p, namespace, key_of_env, uid, key, queues, dlqs, alerts, secrets, api)
     cache_subnets = aws.elasticache.describe_cache_subnet_groups(CacheSubnetGroupName=f"{p}-cache")
     groups = aws.security_groups(p)
     check_tags(aws, key_of_env, uid, {
