@@ -142,8 +142,8 @@ class Core:
 class Runner:
     """migrations.runner.Runner on an in-memory schema_migrations; `up` recorded in `calls`."""
 
-    def __init__(self, calls: list[str]) -> None:
-        self.calls, self.applied = calls, list[Applied]()
+    def __init__(self, calls: list[str], hold: threading.Event | None = None) -> None:
+        self.calls, self.applied, self.hold = calls, list[Applied](), hold
 
     def __call__(self, url: str) -> Runner:
         assert "secret-password-1" in url
@@ -153,6 +153,8 @@ class Runner:
         return rows(source, self.applied)
 
     def up(self, source: Sequence[Migration]) -> Result:
+        if self.hold is not None:  # keeps the run in the pool until the test lets it go on
+            assert self.hold.wait(5)
         todo = pending(source, self.applied)
         assert isinstance(todo, list)
         self.calls.append("up")
@@ -164,9 +166,9 @@ class Passes:
     """The gate of each pass, and the wakes its runs end with."""
 
     def __init__(self, tier: str, migrations: dict[str, Any], calls: list[str], fail: Exception | None = None,
-                 hold: threading.Event | None = None) -> None:
+                 hold: threading.Event | None = None, hold_up: threading.Event | None = None) -> None:
         self.spec, self.calls, self.fail, self.hold = spec(migrations, tier), calls, fail, hold
-        self.batch, self.runner, self.woken = Batch(calls), Runner(calls), threading.Semaphore(0)
+        self.batch, self.runner, self.woken = Batch(calls), Runner(calls, hold_up), threading.Semaphore(0)
 
     def snapshot(self, env: EnvironmentRef, s: EnvironmentSpec, revision: str) -> None:
         if self.hold is not None:
@@ -199,8 +201,10 @@ def no_runs() -> Iterator[None]:
 @pytest.mark.parametrize("tier", ["prod", "dev"])
 def test_a_configmap_source_snapshots_before_up_in_prod_only(tier: str) -> None:
     calls: list[str] = []
-    passes = Passes(tier, {"configMap": {"name": "m"}}, calls)
+    hold_up = threading.Event()
+    passes = Passes(tier, {"configMap": {"name": "m"}}, calls, hold_up=hold_up)
     assert passes.run() == []  # the run is in the pool
+    hold_up.set()
     passes.wait()
     [applied] = passes.run()
     assert applied.ok and (applied.from_version, applied.to_version) == (0, 1)
