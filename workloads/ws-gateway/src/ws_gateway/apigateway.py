@@ -14,7 +14,6 @@ or a $disconnect that lands on another replica reaches it through the CONTROL ch
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -273,12 +272,7 @@ class ApiGatewayBackend(Gateway):
         await asyncio.gather(*(self._post(c, notice) for c in list(self.channels_of)), return_exceptions=True)
         await asyncio.gather(*self._posts, return_exceptions=True)
         await runner.cleanup()
-        await self.fanout.stop()
-        with contextlib.suppress(Exception):
-            await self._redis.aclose()
-        if self._db is not None:
-            await self._db.close()
-        log.info("drained")
+        await self.close_stores()
 
 
 def _text(status: int, body: str) -> web.Response:

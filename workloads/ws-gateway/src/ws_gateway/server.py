@@ -345,6 +345,10 @@ class Gateway:
                              return_exceptions=True)
         server.close()
         await server.wait_closed()
+        await self.close_stores()
+
+    async def close_stores(self) -> None:
+        """The last step of a drain: fan-out, Redis and the database closed."""
         await self.fanout.stop()
         with contextlib.suppress(Exception):
             await self._redis.aclose()
